@@ -1,0 +1,285 @@
+/**
+ * io-ts combinators for reading JSON that arrives from outside.
+ *
+ * Why not `t.type`/`t.partial`: `t.type` copies its input with `Object.assign` when an optional
+ * key is absent, so a JSON `"__proto__"` key becomes the copy's prototype and fields the
+ * message never had read back as present (see test/unit/codec/combinators.test.ts). `struct`
+ * reads own properties only, builds a fresh object holding just the declared keys (unknown
+ * fields SES adds later are dropped, not rejected) and marks optional keys explicitly.
+ */
+import * as t from 'io-ts';
+
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+export const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> =>
+  typeof u === 'object' && u !== null && !Array.isArray(u);
+
+/**
+ * Codecs whose output is their input once `is` accepts it (strings, enums, literals). Structs,
+ * arrays and records take such values straight after `is`, skipping io-ts's per-field context
+ * allocation: that halves what validation costs on the ingest path (bench/decode.ts).
+ */
+const passThrough = new WeakSet<t.Mixed>();
+const markPassThrough = <C extends t.Mixed>(codec: C): C => {
+  passThrough.add(codec);
+  return codec;
+};
+const passesUnchanged = (codec: t.Mixed): boolean =>
+  codec instanceof t.StringType ||
+  codec instanceof t.BooleanType ||
+  codec instanceof t.LiteralType ||
+  passThrough.has(codec) ||
+  (codec instanceof OptionalType && passesUnchanged(codec.inner as t.Mixed));
+
+/** Marks a struct field that may be absent (or `undefined`). */
+export class OptionalType<C extends t.Mixed> extends t.Type<
+  t.TypeOf<C> | undefined,
+  unknown,
+  unknown
+> {
+  readonly _tag = 'OptionalType' as const;
+  constructor(readonly inner: C) {
+    super(
+      inner.name,
+      (u): u is t.TypeOf<C> | undefined => u === undefined || inner.is(u),
+      (u, c) => (u === undefined ? t.success(undefined) : inner.validate(u, c)),
+      t.identity,
+    );
+  }
+}
+
+export const optional = <C extends t.Mixed>(codec: C): OptionalType<C> => new OptionalType(codec);
+
+/** A value that may be JSON `null` (SNS sends `"Subject": null`, SES `"complaintSubType": null`). */
+export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, unknown> =>
+  new t.Type<t.TypeOf<C> | null, unknown>(
+    codec.name,
+    (u): u is t.TypeOf<C> | null => u === null || codec.is(u),
+    (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
+    t.identity,
+  );
+
+type Props = Readonly<Record<string, t.Mixed>>;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type RequiredKeys<P extends Props> = {
+  [K in keyof P]: P[K] extends OptionalType<t.Mixed> ? never : K;
+}[keyof P];
+type OptionalKeys<P extends Props> = Exclude<keyof P, RequiredKeys<P>>;
+
+export type StructOf<P extends Props> = Simplify<
+  { readonly [K in RequiredKeys<P>]: t.TypeOf<P[K]> } & {
+    readonly [K in OptionalKeys<P>]?: t.TypeOf<P[K]>;
+  }
+>;
+
+export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, unknown> {
+  readonly _tag = 'StructType' as const;
+  constructor(readonly props: P) {
+    const fields = Object.keys(props).map((key) => {
+      const codec = props[key] as t.Mixed;
+      return {
+        key,
+        codec,
+        isOptional: codec instanceof OptionalType,
+        fast: passesUnchanged(codec),
+      };
+    });
+    super(
+      'object',
+      (u): u is StructOf<P> =>
+        isPlainObject(u) &&
+        fields.every(({ key, codec, isOptional }) =>
+          hasOwn(u, key) ? codec.is(u[key]) : isOptional,
+        ),
+      (u, c) => {
+        if (!isPlainObject(u)) return t.failure(u, c);
+        const out: Record<string, unknown> = {};
+        let errors: t.ValidationError[] | undefined;
+        for (const { key, codec, isOptional, fast } of fields) {
+          const value = hasOwn(u, key) ? u[key] : undefined;
+          if (value === undefined && isOptional) continue;
+          if (fast && codec.is(value)) {
+            out[key] = value;
+            continue;
+          }
+          const result = codec.validate(value, t.appendContext(c, key, codec, value));
+          if (result._tag === 'Left') {
+            errors = errors === undefined ? [...result.left] : errors.concat(result.left);
+          } else if (result.right !== undefined) {
+            out[key] = result.right;
+          }
+        }
+        return errors === undefined ? t.success(out as StructOf<P>) : t.failures(errors);
+      },
+      t.identity,
+    );
+  }
+}
+
+/** A JSON object with the given fields; unknown fields are ignored and not copied. */
+export const struct = <P extends Props>(props: P): StructType<P> => new StructType(props);
+
+/** A JSON array; named plainly so errors read "expected array". */
+export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknown, unknown> {
+  readonly _tag = 'ArrayOfType' as const;
+  constructor(readonly item: C) {
+    const fast = passesUnchanged(item);
+    const is = (u: unknown): u is t.TypeOf<C>[] => Array.isArray(u) && u.every((v) => item.is(v));
+    super(
+      'array',
+      is,
+      (u, c) => {
+        if (!Array.isArray(u)) return t.failure(u, c);
+        if (fast && u.every((v) => item.is(v))) return t.success(u as t.TypeOf<C>[]);
+        const out: t.TypeOf<C>[] = [];
+        let errors: t.ValidationError[] | undefined;
+        for (let i = 0; i < u.length; i++) {
+          const value: unknown = u[i];
+          const result = item.validate(value, t.appendContext(c, String(i), item, value));
+          if (result._tag === 'Left') {
+            errors = errors === undefined ? [...result.left] : errors.concat(result.left);
+          } else {
+            out.push(result.right as t.TypeOf<C>);
+          }
+        }
+        return errors === undefined ? t.success(out) : t.failures(errors);
+      },
+      t.identity,
+    );
+  }
+}
+
+export const array = <C extends t.Mixed>(codec: C): ArrayOfType<C> => new ArrayOfType(codec);
+
+/** A JSON object used as a map (tags, linkTags, MessageAttributes). */
+export const record = <C extends t.Mixed>(
+  codec: C,
+): t.Type<Record<string, t.TypeOf<C>>, unknown> => {
+  const fast = passesUnchanged(codec);
+  return new t.Type<Record<string, t.TypeOf<C>>, unknown>(
+    'object',
+    (u): u is Record<string, t.TypeOf<C>> =>
+      isPlainObject(u) && Object.values(u).every((v) => codec.is(v)),
+    (u, c) => {
+      if (!isPlainObject(u)) return t.failure(u, c);
+      // A prototype-less result: a "__proto__" key stays an ordinary entry.
+      const out = Object.create(null) as Record<string, t.TypeOf<C>>;
+      for (const key of Object.keys(u)) {
+        const value = u[key];
+        if (fast && codec.is(value)) {
+          out[key] = value as t.TypeOf<C>;
+          continue;
+        }
+        const result = codec.validate(value, t.appendContext(c, key, codec, value));
+        if (result._tag === 'Left') return result;
+        out[key] = result.right as t.TypeOf<C>;
+      }
+      return t.success(out);
+    },
+    t.identity,
+  );
+};
+
+const quoteAll = (values: readonly string[]): string => values.map((v) => `"${v}"`).join(' | ');
+
+/**
+ * A closed string enum: anything else is an error. For values that drive behaviour
+ * (bounceType, receipt action type, content encoding).
+ */
+export const enumOf = <V extends string>(values: readonly V[]): t.Type<V, string, unknown> => {
+  const known = new Set<string>(values);
+  const is = (u: unknown): u is V => typeof u === 'string' && known.has(u);
+  return markPassThrough(
+    new t.Type<V, string, unknown>(
+      quoteAll(values),
+      is,
+      (u, c) => (is(u) ? t.success(u) : t.failure(u, c)),
+      t.identity,
+    ),
+  );
+};
+
+declare const unrecognised: unique symbol;
+/** A string SES may add to an open enum after this code was written. */
+export type Unrecognised = string & { readonly [unrecognised]: true };
+
+/**
+ * An open string enum: the known values are typed as literals, and any other string is kept
+ * (typed `Unrecognised`) rather than rejected. For descriptive fields SES extends over time
+ * (bounce subtypes, delay types, feedback types, verdicts): rejecting a new value would send a
+ * real bounce to the DLQ over a label.
+ */
+export const openEnum = <V extends string>(
+  values: readonly V[],
+): t.Type<V | Unrecognised, string, unknown> =>
+  markPassThrough(
+    new t.Type<V | Unrecognised, string, unknown>(
+      `${quoteAll(values)} | string`,
+      (u): u is V | Unrecognised => typeof u === 'string',
+      (u, c) => (typeof u === 'string' ? t.success(u as V | Unrecognised) : t.failure(u, c)),
+      t.identity,
+    ),
+  );
+
+/** Chooses a codec by the value of a discriminator field; an unknown value is `unsupported`. */
+export class TaggedType<
+  K extends string,
+  M extends Readonly<Record<string, t.Mixed>>,
+> extends t.Type<t.TypeOf<M[keyof M]>, unknown, unknown> {
+  readonly _tag = 'TaggedType' as const;
+  constructor(
+    readonly tag: K,
+    readonly members: M,
+  ) {
+    const byTag = new Map<unknown, t.Mixed>(Object.entries(members));
+    const tagCodec = enumOf(Object.keys(members));
+    super(
+      'object',
+      (u): u is t.TypeOf<M[keyof M]> =>
+        isPlainObject(u) && hasOwn(u, tag) && byTag.get(u[tag])?.is(u) === true,
+      (u, c) => {
+        if (!isPlainObject(u)) return t.failure(u, c);
+        const tagValue = hasOwn(u, tag) ? u[tag] : undefined;
+        const member = byTag.get(tagValue);
+        if (member === undefined) {
+          // The context names the discriminator and this codec, which the reporter reads to
+          // classify the failure as an unsupported type rather than a malformed message.
+          return t.failure(tagValue, [...t.appendContext(c, tag, tagCodec, tagValue)], UNSUPPORTED);
+        }
+        return member.validate(u, c) as t.Validation<t.TypeOf<M[keyof M]>>;
+      },
+      t.identity,
+    );
+  }
+}
+
+/** Marks the failure of an unknown discriminator value (see `TaggedType`). */
+export const UNSUPPORTED = 'unsupported';
+
+export const tagged = <K extends string, M extends Readonly<Record<string, t.Mixed>>>(
+  tag: K,
+  members: M,
+): TaggedType<K, M> => new TaggedType(tag, members);
+
+/**
+ * Chooses among tagged unions by which discriminator field the object has: an SQS body is an
+ * SNS envelope (`Type`), an event publishing record (`eventType`) or a notification
+ * (`notificationType`). Routing by codec, never by sniffing the raw text.
+ */
+export const byDiscriminator = <A extends readonly (t.Mixed & { readonly tag: string })[]>(
+  alternatives: A,
+): t.Type<t.TypeOf<A[number]>, unknown, unknown> => {
+  const names = alternatives.map((a) => a.tag).join(', ');
+  return new t.Type<t.TypeOf<A[number]>, unknown, unknown>(
+    `object with one of ${names}`,
+    (u): u is t.TypeOf<A[number]> => alternatives.some((a) => a.is(u)),
+    (u, c) => {
+      if (isPlainObject(u)) {
+        const chosen = alternatives.find((a) => hasOwn(u, a.tag));
+        if (chosen !== undefined) return chosen.validate(u, c);
+      }
+      return t.failure(u, c);
+    },
+    t.identity,
+  );
+};

@@ -1,0 +1,67 @@
+/** The `receipt` of email receiving notifications (ses-formats.md §4). */
+import * as t from 'io-ts';
+import { array, enumOf, openEnum, optional, struct, tagged } from '../codec/combinators';
+import { EmailAddressFromString, IsoDateTime, NumberFromNumberOrString } from '../codec/scalars';
+
+/**
+ * Open: besides the four documented statuses, SES reports `DISABLED` for spam and virus
+ * verdicts when the receipt rule has scanning off. Forwarding policy tests for `FAIL`.
+ */
+export const VerdictStatus = openEnum(['PASS', 'FAIL', 'GRAY', 'PROCESSING_FAILED', 'DISABLED']);
+export type VerdictStatus = t.TypeOf<typeof VerdictStatus>;
+
+export const Verdict = struct({ status: VerdictStatus });
+export type Verdict = t.TypeOf<typeof Verdict>;
+
+export const DmarcPolicy = openEnum(['none', 'quarantine', 'reject']);
+export type DmarcPolicy = t.TypeOf<typeof DmarcPolicy>;
+
+/** Closed: how `content` is encoded decides how the raw message is read. */
+export const ContentEncoding = enumOf(['UTF8', 'BASE64']);
+export type ContentEncoding = t.TypeOf<typeof ContentEncoding>;
+
+const topicArn = optional(t.string);
+
+export const ReceiptAction = tagged('type', {
+  S3: struct({
+    type: t.literal('S3'),
+    topicArn,
+    bucketName: t.string,
+    objectKey: t.string,
+    objectKeyPrefix: optional(t.string),
+  }),
+  /** `encoding` is absent in AWS's own example; SES's default is UTF8. */
+  SNS: struct({ type: t.literal('SNS'), topicArn, encoding: optional(ContentEncoding) }),
+  Bounce: struct({
+    type: t.literal('Bounce'),
+    topicArn,
+    smtpReplyCode: optional(t.string),
+    statusCode: optional(t.string),
+    message: optional(t.string),
+    sender: optional(t.string),
+  }),
+  Lambda: struct({
+    type: t.literal('Lambda'),
+    topicArn,
+    functionArn: t.string,
+    invocationType: optional(enumOf(['Event', 'RequestResponse'])),
+  }),
+  Stop: struct({ type: t.literal('Stop'), topicArn }),
+  WorkMail: struct({ type: t.literal('WorkMail'), topicArn, organizationArn: optional(t.string) }),
+});
+export type ReceiptAction = t.TypeOf<typeof ReceiptAction>;
+
+export const Receipt = struct({
+  timestamp: IsoDateTime,
+  processingTimeMillis: optional(NumberFromNumberOrString),
+  /** The envelope RCPT TO addresses the receipt rule matched: what forwarding rules match on. */
+  recipients: array(EmailAddressFromString),
+  spamVerdict: optional(Verdict),
+  virusVerdict: optional(Verdict),
+  spfVerdict: optional(Verdict),
+  dkimVerdict: optional(Verdict),
+  dmarcVerdict: optional(Verdict),
+  dmarcPolicy: optional(DmarcPolicy),
+  action: ReceiptAction,
+});
+export type Receipt = t.TypeOf<typeof Receipt>;
