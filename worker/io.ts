@@ -1,0 +1,28 @@
+/** Exit codes from sysexits(3), so scripts can tell bad input from a broken worker. */
+export const EXIT = {
+  ok: 0,
+  usage: 64,
+  dataError: 65,
+  noInput: 66,
+  software: 70,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The process's streams, passed in so commands can be run in tests without spawning. */
+export interface Io {
+  readonly stdout: { write(chunk: string): unknown };
+  readonly stderr: { write(chunk: string): unknown };
+  readonly stdinIsTTY: boolean;
+  readStdin(): Promise<string>;
+}
+
+export const processIo: Io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdinIsTTY: process.stdin.isTTY === true,
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
