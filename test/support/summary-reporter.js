@@ -1,14 +1,15 @@
 /**
  * Ends the run with one plain line, `jest: N passed, N failed, N skipped`, the form CI reads
- * to tell a run that tested something from one that ran nothing.
+ * to tell a run that tested something from one that ran nothing. Jest prints its own summary
+ * after every custom reporter, so the line is written as the process exits, to stderr like
+ * jest's summary: that makes it the last line.
  */
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const { numPassedTests, numFailedTests, numPendingTests, numTodoTests } = results;
     const skipped = numPendingTests + numTodoTests;
-    process.stdout.write(
-      `jest: ${numPassedTests} passed, ${numFailedTests} failed, ${skipped} skipped\n`,
-    );
+    const line = `jest: ${numPassedTests} passed, ${numFailedTests} failed, ${skipped} skipped\n`;
+    process.once('exit', () => process.stderr.write(line));
   }
 }
 module.exports = SummaryReporter;
