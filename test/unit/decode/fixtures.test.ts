@@ -4,6 +4,7 @@
  */
 import { isRight, type Either } from 'fp-ts/Either';
 import { decodeSqsBody } from '../../../domain/decode';
+import { SnsEnvelope } from '../../../domain/sns';
 import type { DecodeError } from '../../../domain/codec/decodeError';
 import type { DomainEvent } from '../../../domain/events';
 import { fixtureJson, fixtureNames, fixtureText, snsBody } from '../../support/fixtures';
@@ -445,5 +446,17 @@ describe('SNS envelopes as SNS sends them', () => {
   ])('accepts an envelope with Subject/attributes %s', (_label, overrides) => {
     const event = decoded(snsBody(fixtureJson('event-publishing/bounce.json'), overrides));
     expect(event.kind).toBe('bounce');
+  });
+});
+
+describe('SnsEnvelope keeps Message as text (what a signature covers)', () => {
+  it.each([
+    'sns/notification-with-subject-and-attributes.json',
+    'sns/subscription-confirmation.json',
+  ])('%s', (name) => {
+    const raw = fixtureJson<{ Message: string }>(name);
+    const result = SnsEnvelope.decode(raw);
+    if (result._tag === 'Left') throw new Error('did not decode');
+    expect(result.right.Message).toBe(raw.Message);
   });
 });
