@@ -17,7 +17,7 @@ export const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>
 /**
  * Codecs whose output is their input once `is` accepts it (strings, enums, literals). Structs,
  * arrays and records take such values straight after `is`, skipping io-ts's per-field context
- * allocation: that halves what validation costs on the ingest path (bench/decode.ts).
+ * allocation: validation costs a fifth less (bench:decode ratio 0.49 without this, 0.54 with).
  */
 const passThrough = new WeakSet<t.Mixed>();
 const markPassThrough = <C extends t.Mixed>(codec: C): C => {
@@ -242,9 +242,12 @@ export class TaggedType<
         const tagValue = hasOwn(u, tag) ? u[tag] : undefined;
         const member = byTag.get(tagValue);
         if (member === undefined) {
-          // The context names the discriminator and this codec, which the reporter reads to
-          // classify the failure as an unsupported type rather than a malformed message.
-          return t.failure(tagValue, [...t.appendContext(c, tag, tagCodec, tagValue)], UNSUPPORTED);
+          // A string this version does not know is a type SES may have added: `unsupported`,
+          // worth replaying once supported. Anything else is a malformed message.
+          const context = t.appendContext(c, tag, tagCodec, tagValue);
+          return typeof tagValue === 'string'
+            ? t.failure(tagValue, context, UNSUPPORTED)
+            : t.failure(tagValue, context);
         }
         return member.validate(u, c) as t.Validation<t.TypeOf<M[keyof M]>>;
       },

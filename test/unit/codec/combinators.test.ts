@@ -117,10 +117,17 @@ describe('tagged', () => {
     expect(at(Shape, { kind: 'square', r: 1 })).toMatchObject({ path: 'side', reason: 'invalid' });
   });
 
-  it.each(['triangle', 'constructor', 'toString', '__proto__', 7, null, undefined])(
-    'calls tag %j unsupported',
+  it.each(['triangle', 'constructor', 'toString', '__proto__', ''])(
+    'calls an unknown tag %j unsupported (a type a later version may know)',
     (kind) => {
       expect(at(Shape, { kind })).toMatchObject({ path: 'kind', reason: 'unsupported' });
+    },
+  );
+
+  it.each([7, null, undefined, ['circle']])(
+    'calls a tag %j that is not a string invalid',
+    (kind) => {
+      expect(at(Shape, { kind })).toMatchObject({ path: 'kind', reason: 'invalid' });
     },
   );
 });

@@ -47,7 +47,7 @@ describe('hostile bodies', () => {
     [
       'an eventType that is not a string',
       JSON.stringify({ ...bounce, eventType: ['Bounce'] }),
-      'unsupported',
+      'invalid',
       'eventType',
     ],
     [
