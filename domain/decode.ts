@@ -22,7 +22,7 @@ import { EventPublishingRecord, Notification, type SesRecord } from './ses/recor
 import type { Bounce, Complaint, Delivery } from './ses/sending';
 import { snsEnvelope } from './sns';
 
-export const SesRecordCodec = byDiscriminator([EventPublishingRecord, Notification]);
+const SesRecordCodec = byDiscriminator([EventPublishingRecord, Notification]);
 export const SqsBodyCodec = byDiscriminator([
   snsEnvelope(jsonFromString(SesRecordCodec)),
   EventPublishingRecord,
