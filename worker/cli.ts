@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /** The `ses-worker` command. Every failure ends as one line on stderr and an exit code. */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { version } from '../package.json';
+import { ROLES, type Role } from './config';
 import { decodeCommand } from './commands/decode';
+import { demoCommand } from './commands/demo';
+import { runCommand } from './commands/run';
 import { EXIT, processIo, type Io } from './io';
 
 export function buildProgram(io: Io): Command {
@@ -26,6 +29,30 @@ export function buildProgram(io: Io): Command {
     )
     .action(async (file: string | undefined) => {
       process.exitCode = await decodeCommand(file, io);
+    });
+
+  program
+    .command('run')
+    .description(
+      'drain the SQS queue and run the job processors until SIGTERM/SIGINT (configuration: environment variables, see README)',
+    )
+    .addOption(new Option('--role <role>', 'overrides ROLE: ingest, process or all').choices(ROLES))
+    .option(
+      '--embedded',
+      'when SQS_QUEUE_URL is unset, start an in-process SQS/SNS/S3 emulator with a topic, queue and DLQ, and run on it',
+    )
+    .action(async (options: { role?: Role; embedded?: boolean }) => {
+      // Exit explicitly: after a shutdown deadline, unfinished work may still hold handles open.
+      process.exit(await runCommand(process.env, options, io));
+    });
+
+  program
+    .command('demo')
+    .description(
+      'start the embedded emulator and the worker, publish every sample SES notification through SNS, wait for the jobs, print a summary and exit',
+    )
+    .action(async () => {
+      process.exit(await demoCommand(process.env, io));
     });
 
   return program;

@@ -4,7 +4,13 @@ export const EXIT = {
   usage: 64,
   dataError: 65,
   noInput: 66,
+  /** A service the command needs (Redis) is not reachable. */
+  unavailable: 69,
   software: 70,
+  /** Stopped before its work was done (shutdown deadline, second signal). */
+  interrupted: 75,
+  /** A configuration variable is missing or bad. */
+  config: 78,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

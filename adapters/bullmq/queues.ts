@@ -1,0 +1,86 @@
+/**
+ * The BullMQ queues the ingest adds to: `suppression`, `inbound`, `metrics`, all under one
+ * prefix so that on Redis Cluster every key of every queue hashes to one slot (`{ses}`).
+ */
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAMES, type JobSpec, type QueueName } from '../../domain/jobs';
+import type { EnqueueOutcome, JobSink } from '../../domain/ports';
+
+export interface JobPolicy {
+  readonly attempts: number;
+  /** First retry delay; each later one doubles, with jitter so retries do not arrive in step. */
+  readonly backoffMs: number;
+  /**
+   * How long completed jobs are kept. Their ids keep deduplicating adds until then, so this is
+   * the window in which a redelivered notification is recognised (BullMQ #1318).
+   */
+  readonly keepCompletedSeconds: number;
+  /** Failed jobs stay this long for `replay-failed`. */
+  readonly keepFailedSeconds: number;
+}
+
+export function jobOptions(policy: JobPolicy): DefaultJobOptions {
+  return {
+    attempts: policy.attempts,
+    backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
+    removeOnComplete: { age: policy.keepCompletedSeconds },
+    removeOnFail: { age: policy.keepFailedSeconds },
+  };
+}
+
+export interface JobQueues extends JobSink {
+  readonly queues: ReadonlyMap<QueueName, Queue>;
+  close(): Promise<void>;
+}
+
+/**
+ * `connection` should have `enableOfflineQueue: false`: while Redis is down an add must fail at
+ * once (so nothing is deleted from SQS) instead of waiting in ioredis's memory.
+ */
+export function makeJobQueues(connection: Redis, prefix: string, policy: JobPolicy): JobQueues {
+  const defaultJobOptions = jobOptions(policy);
+  const queues = new Map(
+    QUEUE_NAMES.map((name) => [
+      name,
+      new Queue(name, { connection, prefix, defaultJobOptions, skipWaitingForReady: true }),
+    ]),
+  );
+  for (const queue of queues.values()) {
+    // Errors also reach the caller of add; without a listener Node would treat them as fatal.
+    queue.on('error', () => undefined);
+  }
+
+  return {
+    queues,
+    async enqueue(jobs) {
+      const byQueue = new Map<QueueName, JobSpec[]>();
+      for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+      const failed = new Map<QueueName, Error>();
+      await Promise.all(
+        [...byQueue].map(async ([name, specs]) => {
+          try {
+            await queues
+              .get(name)!
+              .addBulk(specs.map((s) => ({ name: s.name, data: s.data, opts: { jobId: s.id } })));
+          } catch (error) {
+            failed.set(name, error instanceof Error ? error : new Error(String(error)));
+          }
+        }),
+      );
+      return { failed } satisfies EnqueueOutcome;
+    },
+    async isWritable() {
+      if (connection.status !== 'ready') return false;
+      try {
+        await connection.ping();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** BullMQ Workers: one per queue, each with its processor and outcome reporting. */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueueName } from '../../domain/jobs';
+
+export type JobOutcome = 'completed' | 'retrying' | 'failed';
+
+export interface QueueWorkerOptions<D> {
+  readonly queue: QueueName;
+  /** Needs `maxRetriesPerRequest: null`: a worker waits out Redis outages instead of failing. */
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly concurrency: number;
+  readonly process: (data: D, job: Job<D>) => Promise<unknown>;
+  readonly onOutcome: (
+    queue: QueueName,
+    outcome: JobOutcome,
+    job: Job<D> | undefined,
+    error?: Error,
+  ) => void;
+  readonly onError: (error: Error) => void;
+}
+
+export function startQueueWorker<D>(options: QueueWorkerOptions<D>): Worker<D> {
+  const worker = new Worker<D>(options.queue, (job) => options.process(job.data, job), {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+  });
+  worker.on('completed', (job) => options.onOutcome(options.queue, 'completed', job));
+  worker.on('failed', (job, error) => {
+    const attempts = job?.opts.attempts ?? 1;
+    const final =
+      job === undefined || job.attemptsMade >= attempts || error.name === 'UnrecoverableError';
+    options.onOutcome(options.queue, final ? 'failed' : 'retrying', job, error);
+  });
+  worker.on('error', options.onError);
+  return worker;
+}

@@ -1,0 +1,42 @@
+/** The worker's HTTP port: health, readiness and Prometheus metrics (and later the APIs). */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  /** Each dependency's state, e.g. `{ redis: 'ok', sqs: 'unreachable: …' }`. */
+  readonly checks: Readonly<Record<string, string>>;
+}
+
+export interface HttpServerOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly registry: Registry;
+  readonly readiness: () => Promise<ReadinessReport>;
+}
+
+export interface HttpServer {
+  readonly app: FastifyInstance;
+  /** The port actually bound (HTTP_PORT=0 picks a free one). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app = Fastify({ logger: false });
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const report = await options.readiness();
+    return reply.code(report.ready ? 200 : 503).send(report);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await options.registry.metrics();
+    return reply.type(options.registry.contentType).send(text);
+  });
+
+  await app.listen({ port: options.port, host: options.host ?? '0.0.0.0' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  return { app, port, close: () => app.close() };
+}

@@ -1,0 +1,110 @@
+/** Deleting and dead-lettering SQS messages, reporting each message's result. */
+import {
+  DeleteMessageBatchCommand,
+  SendMessageBatchCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+
+/** SQS allows ten message attributes; the error takes four, the original keeps the rest. */
+const MAX_MESSAGE_ATTRIBUTES = 10;
+/** SQS limits an attribute value and the whole message; keep the error text short. */
+const MAX_ERROR_TEXT = 1024;
+
+/** Ids (SQS MessageId) of the messages an operation failed for, with the reason. */
+export type FailedIds = ReadonlyMap<string, string>;
+
+export interface PoisonMessage {
+  readonly message: Message;
+  /** `decode` or, once verified, `signature`: what replay filters on (`--error`). */
+  readonly error: 'decode' | 'signature';
+  /** Stable reason name, e.g. `notJson`, `unsupported`, `invalid`. */
+  readonly reason: string;
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Names of the attributes a dead-lettered message carries; replay and `dlq stats` read them. */
+export const ERROR_ATTRIBUTES = {
+  error: 'ses-worker.error',
+  reason: 'ses-worker.error-reason',
+  path: 'ses-worker.error-path',
+  message: 'ses-worker.error-message',
+} as const;
+
+export async function deleteMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly Message[],
+): Promise<FailedIds> {
+  if (messages.length === 0) return new Map();
+  const entries = messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle }));
+  try {
+    const result = await sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+    );
+    return failedIds(messages, result.Failed);
+  } catch (error) {
+    return allFailed(messages, error);
+  }
+}
+
+/** Sends each poison message to the DLQ, body unchanged, the error in its attributes. */
+export async function sendToDeadLetterQueue(
+  sqs: SQSClient,
+  dlqUrl: string,
+  poison: readonly PoisonMessage[],
+): Promise<FailedIds> {
+  if (poison.length === 0) return new Map();
+  const messages = poison.map((p) => p.message);
+  const entries = poison.map((p, i) => ({
+    Id: String(i),
+    MessageBody: p.message.Body ?? '',
+    MessageAttributes: deadLetterAttributes(p),
+  }));
+  try {
+    const result = await sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: dlqUrl, Entries: entries }),
+    );
+    return failedIds(messages, result.Failed);
+  } catch (error) {
+    return allFailed(messages, error);
+  }
+}
+
+export function deadLetterAttributes(poison: PoisonMessage): Record<string, MessageAttributeValue> {
+  const text = (value: string): MessageAttributeValue => ({
+    DataType: 'String',
+    // SQS rejects an empty string value.
+    StringValue: value === '' ? '-' : value.slice(0, MAX_ERROR_TEXT),
+  });
+  const ours: Record<string, MessageAttributeValue> = {
+    [ERROR_ATTRIBUTES.error]: text(poison.error),
+    [ERROR_ATTRIBUTES.reason]: text(poison.reason),
+    [ERROR_ATTRIBUTES.path]: text(poison.path),
+    [ERROR_ATTRIBUTES.message]: text(poison.text),
+  };
+  const original = Object.entries(poison.message.MessageAttributes ?? {}).filter(
+    ([name]) => !(name in ours),
+  );
+  const room = MAX_MESSAGE_ATTRIBUTES - Object.keys(ours).length;
+  return { ...Object.fromEntries(original.slice(0, room)), ...ours };
+}
+
+function failedIds(
+  messages: readonly Message[],
+  failed: readonly { Id?: string; Message?: string; Code?: string }[] | undefined,
+): FailedIds {
+  const ids = new Map<string, string>();
+  for (const entry of failed ?? []) {
+    const message = messages[Number(entry.Id)];
+    if (message) ids.set(message.MessageId ?? '', entry.Message ?? entry.Code ?? 'failed');
+  }
+  return ids;
+}
+
+function allFailed(messages: readonly Message[], error: unknown): FailedIds {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Map(messages.map((m) => [m.MessageId ?? '', reason]));
+}

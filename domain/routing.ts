@@ -1,0 +1,206 @@
+/**
+ * Routing: a DomainEvent in, the jobs it calls for out (DESIGN.md, "Data flow"). Pure.
+ *
+ * Job ids are derived from the event's own content, never from SNS or SQS ids, so the same
+ * notification delivered twice, delivered raw and enveloped, or replayed from the DLQ maps to
+ * the same ids, and BullMQ adds it once.
+ */
+import type { EmailAddress } from './address';
+import type { DomainEvent, ReceivedEvent } from './events';
+import { fnv1a64 } from './hash';
+import type { InboundJob, JobSpec, SuppressionJob } from './jobs';
+
+/** Every job an event calls for: its suppression and inbound work, and one metrics job. */
+export function routeEvent(event: DomainEvent): JobSpec[] {
+  const id = eventId(event);
+  const jobs: JobSpec[] = [
+    ...suppressionJobs(event),
+    ...inboundJobs(event),
+    {
+      queue: 'metrics',
+      name: event.kind,
+      id: `metrics/${id}`,
+      data: { kind: event.kind, configurationSet: configurationSetOf(event) },
+    },
+  ];
+  return jobs;
+}
+
+/**
+ * A stable identity for the event itself. Bounces and complaints have SES's `feedbackId`;
+ * events that can happen several times per mail (opens, clicks, deliveries to different
+ * recipients) add a hash of what tells them apart.
+ */
+export function eventId(event: DomainEvent): string {
+  const at = (date: Date): string => date.toISOString();
+  switch (event.kind) {
+    case 'bounce':
+      return `bounce/${idPart(event.bounce.feedbackId)}`;
+    case 'complaint':
+      return `complaint/${idPart(event.complaint.feedbackId)}`;
+    case 'send':
+    case 'reject':
+    case 'renderingFailure':
+    case 'received':
+      return `${event.kind}/${idPart(event.sesMessageId)}`;
+    case 'delivery':
+    case 'deliveryDelay':
+      return `${event.kind}/${idPart(event.sesMessageId)}/${fnv1a64([at(event.timestamp), ...event.recipients])}`;
+    case 'open':
+      return `open/${idPart(event.sesMessageId)}/${fnv1a64([at(event.open.timestamp), event.open.ipAddress ?? '', event.open.userAgent ?? ''])}`;
+    case 'click':
+      return `click/${idPart(event.sesMessageId)}/${fnv1a64([at(event.click.timestamp), event.click.link, event.click.ipAddress ?? '', event.click.userAgent ?? ''])}`;
+    case 'subscription':
+      return `subscription/${idPart(event.sesMessageId)}/${fnv1a64([event.subscription.contactList, at(event.subscription.timestamp), ...event.recipients])}`;
+    case 'sesSubscriptionTest':
+      return `sesSubscriptionTest/${event.sns ? idPart(event.sns.messageId) : fnv1a64([event.message ?? ''])}`;
+    case 'snsSubscriptionConfirmation':
+    case 'snsUnsubscribeConfirmation':
+      return `${event.kind}/${idPart(event.sns.messageId)}`;
+  }
+}
+
+function suppressionJobs(event: DomainEvent): JobSpec[] {
+  const job = (address: EmailAddress, data: SuppressionJob, id: string): JobSpec => ({
+    queue: 'suppression',
+    name: data.kind,
+    id: `suppression/${id}/${idPart(address)}`,
+    data,
+  });
+  switch (event.kind) {
+    case 'bounce': {
+      const { bounce } = event;
+      return firstPerAddress(bounce.bouncedRecipients).map((recipient) =>
+        job(
+          recipient.emailAddress,
+          {
+            kind: 'bounce',
+            ...about(event, recipient.emailAddress),
+            feedbackId: bounce.feedbackId,
+            bounceType: bounce.bounceType,
+            bounceSubType: bounce.bounceSubType,
+            status: recipient.status ?? null,
+            diagnosticCode: recipient.diagnosticCode ?? null,
+          },
+          `bounce/${idPart(bounce.feedbackId)}`,
+        ),
+      );
+    }
+    case 'complaint': {
+      const { complaint } = event;
+      return event.recipients.map((address) =>
+        job(
+          address,
+          {
+            kind: 'complaint',
+            ...about(event, address),
+            feedbackId: complaint.feedbackId,
+            complaintFeedbackType: complaint.complaintFeedbackType ?? null,
+            complaintSubType: complaint.complaintSubType ?? null,
+          },
+          `complaint/${idPart(complaint.feedbackId)}`,
+        ),
+      );
+    }
+    case 'delivery':
+      return event.recipients.map((address) =>
+        job(
+          address,
+          { kind: 'delivery', ...about(event, address) },
+          `delivery/${idPart(event.sesMessageId)}`,
+        ),
+      );
+    case 'subscription': {
+      const { subscription } = event;
+      const preferences = subscription.newTopicPreferences;
+      return event.recipients.map((address) =>
+        job(
+          address,
+          {
+            kind: 'subscription',
+            ...about(event, address),
+            contactList: subscription.contactList,
+            unsubscribeAll: preferences.unsubscribeAll,
+            topics: (preferences.topicSubscriptionStatus ?? []).map((topic) => ({
+              topicName: topic.topicName,
+              subscriptionStatus: topic.subscriptionStatus,
+            })),
+          },
+          eventId(event),
+        ),
+      );
+    }
+    // Listed rather than defaulted: a new kind must be routed on purpose.
+    case 'send':
+    case 'reject':
+    case 'open':
+    case 'click':
+    case 'renderingFailure':
+    case 'deliveryDelay':
+    case 'received':
+    case 'sesSubscriptionTest':
+    case 'snsSubscriptionConfirmation':
+    case 'snsUnsubscribeConfirmation':
+      return [];
+  }
+}
+
+function inboundJobs(event: DomainEvent): JobSpec[] {
+  if (event.kind !== 'received') return [];
+  return [
+    { queue: 'inbound', name: 'received', id: `inbound/${eventId(event)}`, data: inbound(event) },
+  ];
+}
+
+function inbound(event: ReceivedEvent): InboundJob {
+  const { mail, receipt } = event;
+  return {
+    sesMessageId: event.sesMessageId,
+    timestamp: mail.timestamp.toISOString(),
+    recipients: event.recipients,
+    mailFrom: mail.source,
+    subject: mail.commonHeaders?.subject ?? null,
+    action: receipt.action,
+    verdicts: {
+      spam: receipt.spamVerdict?.status ?? null,
+      virus: receipt.virusVerdict?.status ?? null,
+      spf: receipt.spfVerdict?.status ?? null,
+      dkim: receipt.dkimVerdict?.status ?? null,
+      dmarc: receipt.dmarcVerdict?.status ?? null,
+      dmarcPolicy: receipt.dmarcPolicy ?? null,
+    },
+    content: event.content,
+  };
+}
+
+type SendingEvent = Extract<DomainEvent, { readonly configurationSet: string | null }>;
+
+function about(event: SendingEvent, address: EmailAddress) {
+  return {
+    address,
+    sesMessageId: event.sesMessageId,
+    timestamp: event.timestamp.toISOString(),
+    configurationSet: event.configurationSet,
+    source: event.mail.source,
+  };
+}
+
+function configurationSetOf(event: DomainEvent): string | null {
+  return 'configurationSet' in event ? event.configurationSet : null;
+}
+
+/** SES lists an address once per bounce; should it not, the first entry's details are kept. */
+function firstPerAddress<R extends { readonly emailAddress: EmailAddress }>(
+  recipients: readonly R[],
+): R[] {
+  const seen = new Set<string>();
+  return recipients.filter((r) => !seen.has(r.emailAddress) && seen.add(r.emailAddress));
+}
+
+/**
+ * BullMQ refuses ids containing `:` (its key separator); `%` is escaped first so the
+ * encoding stays one-to-one.
+ */
+export function idPart(text: string): string {
+  return text.replace(/%/g, '%25').replace(/:/g, '%3A');
+}

@@ -1,0 +1,199 @@
+/**
+ * `ses-worker demo` (`npm run demo`): the whole pipeline on this machine in one command. Starts
+ * the embedded emulator and the worker, publishes every sample notification (the SES
+ * documentation's examples in test/fixtures) through the SNS topic plus one undecodable
+ * message, waits until every job has run, prints what happened and exits.
+ *
+ * It runs under its own BullMQ prefix and deletes its keys afterwards, so it neither sees nor
+ * leaves data in the Redis it borrows.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { isRight } from 'fp-ts/Either';
+import { EMULATOR_CREDENTIALS } from '../../adapters/emulator/embedded';
+import { makeSqsClient } from '../../adapters/sqs/client';
+import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
+import { decodeSqsBody } from '../../domain/decode';
+import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
+import { routeEvent } from '../../domain/routing';
+import { EXIT, type Io } from '../io';
+import { start } from './run';
+
+const SAMPLE_FOLDERS = ['event-publishing', 'notifications', 'receiving'];
+const POISON_BODY = '{"notificationType":"Bounce","mail":"this is not a mail object"}';
+const DEADLINE_MS = 60_000;
+
+export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const samples = loadSamples();
+  const prefix = `{ses-demo-${Date.now().toString(36)}}`;
+  const started = await start(
+    {
+      ...env,
+      SQS_QUEUE_URL: '',
+      BULLMQ_PREFIX: prefix,
+      HTTP_PORT: env.HTTP_PORT ?? '0',
+      LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+      SQS_WAIT_TIME_SECONDS: '1',
+    },
+    { embedded: true, role: 'all' },
+    io,
+  );
+  if (typeof started === 'number') return started;
+  const { emulator, topology, config } = started;
+  const out = (line = '') => io.stdout.write(`${line}\n`);
+  const clientOptions = {
+    region: emulator!.region,
+    endpoint: emulator!.endpoint,
+    credentials: EMULATOR_CREDENTIALS,
+  };
+  const sns = new SNSClient(clientOptions);
+  const sqs = makeSqsClient({ ...clientOptions, customEndpoint: true });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const queues = QUEUE_NAMES.map((name) => new Queue(name, { connection: redis, prefix }));
+
+  try {
+    out(`Embedded emulator at ${emulator!.endpoint}; topic ${topology!.topicArn}`);
+    out(
+      `Publishing ${samples.length} sample notifications through SNS, and 1 undecodable message…`,
+    );
+    for (const sample of samples) {
+      await sns.send(new PublishCommand({ TopicArn: topology!.topicArn, Message: sample.text }));
+    }
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: topology!.queueUrl, MessageBody: POISON_BODY }),
+    );
+
+    const expected = expectedJobs(samples.map((s) => s.text));
+    const done = await waitForJobs(queues, expected, DEADLINE_MS);
+    const counts = await Promise.all(
+      queues.map(async (q) => [q.name, await q.getJobCounts()] as const),
+    );
+
+    out();
+    out('Events by kind (ses_events_total):');
+    const events = await started.worker.metrics.sesEvents.get();
+    for (const value of events.values.sort((a, b) =>
+      String(a.labels.kind).localeCompare(String(b.labels.kind)),
+    )) {
+      out(
+        `  ${String(value.labels.kind).padEnd(28)} ${String(value.value).padStart(3)}  configuration set: ${value.labels.configuration_set}`,
+      );
+    }
+    out();
+    out('Jobs by queue:');
+    for (const [name, c] of counts) {
+      out(
+        `  ${name.padEnd(12)} completed ${c.completed ?? 0}, failed ${c.failed ?? 0}, waiting ${(c.waiting ?? 0) + (c.delayed ?? 0) + (c.active ?? 0)}`,
+      );
+    }
+    out();
+    const suppressed = await redis.zrange(`${prefix}:suppression:index`, 0, -1);
+    out(`Suppressed addresses (${suppressed.length}):`);
+    for (const address of suppressed) {
+      const entry = await redis.hgetall(`${prefix}:suppression:entry:${address}`);
+      out(`  ${address}  ${entry.reason} — ${entry.detail || 'no detail'}`);
+    }
+    out();
+    const deadLetters = await peekDeadLetters(sqs, topology!.dlqUrl);
+    out(`Dead-letter queue (${deadLetters.length}):`);
+    for (const line of deadLetters) out(`  ${line}`);
+    out();
+    if (!done) {
+      out(`Not every job finished within ${DEADLINE_MS / 1000} s.`);
+      return EXIT.software;
+    }
+    out('Demo complete.');
+    return EXIT.ok;
+  } finally {
+    sns.destroy();
+    sqs.destroy();
+    await Promise.all(queues.map((q) => q.close()));
+    await started.stop();
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  }
+}
+
+interface Sample {
+  readonly name: string;
+  readonly text: string;
+}
+
+function loadSamples(): Sample[] {
+  const fixtures = resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
+  return SAMPLE_FOLDERS.flatMap((folder) =>
+    readdirSync(join(fixtures, folder))
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => ({
+        name: `${folder}/${f}`,
+        text: readFileSync(join(fixtures, folder, f), 'utf8'),
+      })),
+  );
+}
+
+/** The distinct job ids the samples call for, per queue: what "all jobs done" means. */
+function expectedJobs(bodies: readonly string[]): Map<QueueName, number> {
+  const ids = new Map<QueueName, Set<string>>(QUEUE_NAMES.map((q) => [q, new Set()]));
+  for (const body of bodies) {
+    const decoded = decodeSqsBody(body);
+    if (isRight(decoded))
+      for (const job of routeEvent(decoded.right)) ids.get(job.queue)!.add(job.id);
+  }
+  return new Map([...ids].map(([q, set]) => [q, set.size]));
+}
+
+async function waitForJobs(
+  queues: readonly Queue[],
+  expected: Map<QueueName, number>,
+  deadlineMs: number,
+): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    const finished = await Promise.all(
+      queues.map(async (q) => {
+        const c = await q.getJobCounts('completed', 'failed');
+        return (c.completed ?? 0) + (c.failed ?? 0) >= (expected.get(q.name as QueueName) ?? 0);
+      }),
+    );
+    if (finished.every(Boolean)) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** Reads the DLQ without deleting: what the worker dead-lettered, and why. */
+async function peekDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (let attempt = 0; attempt < 10 && lines.length === 0; attempt++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: dlqUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 0,
+      }),
+    );
+    for (const m of Messages) {
+      const attr = (name: string) => m.MessageAttributes?.[name]?.StringValue ?? '?';
+      lines.push(
+        `${attr(ERROR_ATTRIBUTES.error)}/${attr(ERROR_ATTRIBUTES.reason)}: ${attr(ERROR_ATTRIBUTES.message)}  body: ${(m.Body ?? '').slice(0, 60)}`,
+      );
+    }
+  }
+  return lines;
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,0 +1,202 @@
+/**
+ * Configuration: environment variables only, decoded by an io-ts codec at start-up. A bad or
+ * missing value stops the process with one line naming the variable. The variable names are
+ * part of the interface (README, "Configuration"): keep them.
+ *
+ * An empty value counts as unset (`FOO=` in an env file means "use the default").
+ */
+import { isLeft } from 'fp-ts/Either';
+import * as t from 'io-ts';
+import { enumOf, optional, struct } from '../domain/codec/combinators';
+import { fromValidationErrors } from '../domain/codec/decodeError';
+
+const integer = (min: number, max: number): t.Type<number, string, unknown> =>
+  new t.Type<number, string, unknown>(
+    `an integer from ${min} to ${max}`,
+    (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= min && u <= max,
+    (u, c) => {
+      const n = typeof u === 'string' && /^-?\d+$/.test(u.trim()) ? Number(u) : NaN;
+      return Number.isInteger(n) && n >= min && n <= max ? t.success(n) : t.failure(u, c);
+    },
+    String,
+  );
+
+const boolean = new t.Type<boolean, string, unknown>(
+  'true or false',
+  (u): u is boolean => typeof u === 'boolean',
+  (u, c) => {
+    const text = typeof u === 'string' ? u.trim().toLowerCase() : '';
+    if (['true', '1', 'yes', 'on'].includes(text)) return t.success(true);
+    if (['false', '0', 'no', 'off'].includes(text)) return t.success(false);
+    return t.failure(u, c);
+  },
+  String,
+);
+
+const url = (protocols: readonly string[]): t.Type<string, string, unknown> =>
+  new t.Type<string, string, unknown>(
+    `a ${protocols.map((p) => `${p}//`).join(' or ')} URL`,
+    (u): u is string => typeof u === 'string',
+    (u, c) => {
+      if (typeof u !== 'string' || !URL.canParse(u)) return t.failure(u, c);
+      return protocols.includes(new URL(u).protocol) ? t.success(u) : t.failure(u, c);
+    },
+    t.identity,
+  );
+
+const nonEmpty = new t.Type<string, string, unknown>(
+  'a non-empty string',
+  (u): u is string => typeof u === 'string' && u.trim() !== '',
+  (u, c) => (typeof u === 'string' && u.trim() !== '' ? t.success(u.trim()) : t.failure(u, c)),
+  t.identity,
+);
+
+/** BullMQ joins prefix, queue and id with `:`; Redis Cluster needs a `{hash tag}` here. */
+const bullmqPrefix = new t.Type<string, string, unknown>(
+  'a key prefix without ":" (e.g. {ses})',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && u !== '' && !u.includes(':') ? t.success(u) : t.failure(u, c),
+  t.identity,
+);
+
+export const ROLES = ['ingest', 'process', 'all'] as const;
+export type Role = (typeof ROLES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const http = url(['http:', 'https:']);
+
+/** Every variable, with its codec. Defaults are applied after decoding (see `loadConfig`). */
+export const EnvCodec = struct({
+  SQS_QUEUE_URL: optional(http),
+  SQS_DLQ_URL: optional(http),
+  AWS_REGION: optional(nonEmpty),
+  // Read by the AWS SDK itself; decoded here only so a typo stops start-up with a clear line.
+  AWS_ENDPOINT_URL: optional(http),
+  AWS_ENDPOINT_URL_SQS: optional(http),
+  AWS_ENDPOINT_URL_SNS: optional(http),
+  AWS_ENDPOINT_URL_S3: optional(http),
+  REDIS_URL: optional(url(['redis:', 'rediss:'])),
+  BULLMQ_PREFIX: optional(bullmqPrefix),
+  HTTP_PORT: optional(integer(0, 65535)),
+  ROLE: optional(enumOf(ROLES)),
+  API_TOKEN: optional(nonEmpty),
+  SNS_VERIFY_SIGNATURES: optional(boolean),
+  SNS_CONFIRM_SUBSCRIPTIONS: optional(boolean),
+  LOG_LEVEL: optional(enumOf(LOG_LEVELS)),
+  SQS_BATCH_SIZE: optional(integer(1, 10)),
+  SQS_POLLERS: optional(integer(1, 64)),
+  SQS_WAIT_TIME_SECONDS: optional(integer(0, 20)),
+  SQS_VISIBILITY_TIMEOUT: optional(integer(1, 43_200)),
+  SQS_HEARTBEAT_INTERVAL: optional(integer(1, 43_199)),
+  JOB_ATTEMPTS: optional(integer(1, 1000)),
+  JOB_BACKOFF_MS: optional(integer(1, 86_400_000)),
+  JOB_CONCURRENCY: optional(integer(1, 1000)),
+  JOB_KEEP_COMPLETED_SECONDS: optional(integer(0, 31_536_000)),
+  JOB_KEEP_FAILED_SECONDS: optional(integer(0, 31_536_000)),
+  METRICS_MAX_CONFIGURATION_SETS: optional(integer(1, 10_000)),
+  SHUTDOWN_TIMEOUT_MS: optional(integer(1000, 3_600_000)),
+});
+
+export interface WorkerConfig {
+  readonly sqs: {
+    /** Null: no queue configured; only `run --embedded` accepts that (it starts an emulator). */
+    readonly queueUrl: string | null;
+    readonly dlqUrl: string | null;
+    readonly region: string | null;
+    /** An AWS_ENDPOINT_URL(_SQS) is set: talk to that endpoint, not to the queue URL's host. */
+    readonly customEndpoint: boolean;
+    readonly batchSize: number;
+    readonly pollers: number;
+    readonly waitTimeSeconds: number;
+    readonly visibilityTimeoutSeconds: number;
+    readonly heartbeatIntervalSeconds: number;
+    readonly confirmSubscriptions: boolean;
+  };
+  readonly redisUrl: string;
+  readonly bullmqPrefix: string;
+  readonly jobs: {
+    readonly attempts: number;
+    readonly backoffMs: number;
+    readonly concurrency: number;
+    readonly keepCompletedSeconds: number;
+    readonly keepFailedSeconds: number;
+  };
+  readonly httpPort: number;
+  readonly role: Role;
+  readonly apiToken: string | null;
+  readonly snsVerifySignatures: boolean;
+  readonly logLevel: LogLevel;
+  readonly metricsMaxConfigurationSets: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Reads the variables `EnvCodec` names; an empty value is unset. */
+function relevantEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of Object.keys(EnvCodec.props)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') picked[name] = value;
+  }
+  return picked;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Decodes the environment; a `ConfigError` names the variable and what it should be. */
+export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  const decoded = EnvCodec.decode(relevantEnv(env));
+  if (isLeft(decoded)) {
+    const error = fromValidationErrors(decoded.left);
+    throw new ConfigError(
+      `${error.path}: expected ${error.expected}, got ${JSON.stringify(env[error.path] ?? '')}`,
+    );
+  }
+  const e = decoded.right;
+  const visibilityTimeoutSeconds = e.SQS_VISIBILITY_TIMEOUT ?? 60;
+  const heartbeatIntervalSeconds =
+    e.SQS_HEARTBEAT_INTERVAL ?? Math.max(1, Math.floor(visibilityTimeoutSeconds / 3));
+  if (heartbeatIntervalSeconds >= visibilityTimeoutSeconds) {
+    throw new ConfigError(
+      `SQS_HEARTBEAT_INTERVAL: expected fewer seconds than SQS_VISIBILITY_TIMEOUT (${visibilityTimeoutSeconds}), got ${heartbeatIntervalSeconds}`,
+    );
+  }
+  if (e.SQS_QUEUE_URL !== undefined && e.AWS_REGION === undefined) {
+    throw new ConfigError('AWS_REGION: expected the queue’s region (e.g. eu-west-1), got ""');
+  }
+  return {
+    sqs: {
+      queueUrl: e.SQS_QUEUE_URL ?? null,
+      dlqUrl: e.SQS_DLQ_URL ?? null,
+      region: e.AWS_REGION ?? null,
+      customEndpoint: e.AWS_ENDPOINT_URL_SQS !== undefined || e.AWS_ENDPOINT_URL !== undefined,
+      batchSize: e.SQS_BATCH_SIZE ?? 10,
+      pollers: e.SQS_POLLERS ?? 2,
+      waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS ?? 20,
+      visibilityTimeoutSeconds,
+      heartbeatIntervalSeconds,
+      confirmSubscriptions: e.SNS_CONFIRM_SUBSCRIPTIONS ?? false,
+    },
+    redisUrl: e.REDIS_URL ?? DEFAULT_REDIS_URL,
+    bullmqPrefix: e.BULLMQ_PREFIX ?? '{ses}',
+    jobs: {
+      attempts: e.JOB_ATTEMPTS ?? 8,
+      backoffMs: e.JOB_BACKOFF_MS ?? 2000,
+      concurrency: e.JOB_CONCURRENCY ?? 16,
+      keepCompletedSeconds: e.JOB_KEEP_COMPLETED_SECONDS ?? 86_400,
+      keepFailedSeconds: e.JOB_KEEP_FAILED_SECONDS ?? 14 * 86_400,
+    },
+    httpPort: e.HTTP_PORT ?? 8080,
+    role: e.ROLE ?? 'all',
+    apiToken: e.API_TOKEN ?? null,
+    snsVerifySignatures: e.SNS_VERIFY_SIGNATURES ?? true,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    metricsMaxConfigurationSets: e.METRICS_MAX_CONFIGURATION_SETS ?? 100,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25_000,
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The ingest step: one SQS batch in, one explicit outcome per message out (STYLE.md §4).
+ *
+ * Order matters (DESIGN.md, "Guarantees"): jobs are added first, and a message is deleted only
+ * when every one of its jobs was accepted; a poison message is sent to the DLQ first and
+ * deleted only once the DLQ has it. Anything else is left on the queue to come back after its
+ * visibility timeout. Nothing here throws: a failure is an outcome.
+ */
+import type { Message } from '@aws-sdk/client-sqs';
+import { isLeft } from 'fp-ts/Either';
+import type { Logger } from 'pino';
+import type { FailedIds, PoisonMessage } from '../adapters/sqs/messages';
+import type { Metrics } from '../adapters/metrics/registry';
+import { decodeSqsBody } from '../domain/decode';
+import type { DomainEvent } from '../domain/events';
+import type { JobSpec } from '../domain/jobs';
+import type { EnqueueOutcome, JobSink } from '../domain/ports';
+import { routeEvent } from '../domain/routing';
+
+export type MessageOutcome =
+  | {
+      readonly type: 'enqueued';
+      readonly messageId: string;
+      readonly jobs: number;
+      readonly deleted: boolean;
+    }
+  | {
+      readonly type: 'deadLettered';
+      readonly messageId: string;
+      readonly reason: string;
+      readonly deleted: boolean;
+    }
+  /** Poison, but no DLQ is configured: left for the queue's redrive policy. */
+  | { readonly type: 'leftForRedrive'; readonly messageId: string; readonly reason: string }
+  | { readonly type: 'retryLater'; readonly messageId: string; readonly cause: string };
+
+export interface IngestDeps {
+  readonly sink: JobSink;
+  readonly deleteMessages: (messages: readonly Message[]) => Promise<FailedIds>;
+  /** Null when no DLQ is configured. */
+  readonly deadLetter: ((poison: readonly PoisonMessage[]) => Promise<FailedIds>) | null;
+  readonly onEvent?: (event: DomainEvent, message: Message) => void;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+interface Routed {
+  readonly message: Message;
+  readonly jobs: readonly JobSpec[];
+}
+
+export async function ingestBatch(
+  messages: readonly Message[],
+  deps: IngestDeps,
+): Promise<MessageOutcome[]> {
+  try {
+    return await ingest(messages, deps);
+  } catch (error) {
+    // A bug, not an input problem: leave the whole batch so nothing is lost.
+    const cause = error instanceof Error ? error.message : String(error);
+    deps.log.error(
+      { err: error, messages: messages.length },
+      'ingest failed; batch left on the queue',
+    );
+    deps.metrics.messagesRetried.inc({ cause: 'internal' }, messages.length);
+    return messages.map((m) => ({ type: 'retryLater', messageId: idOf(m), cause }));
+  }
+}
+
+async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<MessageOutcome[]> {
+  const { metrics, log } = deps;
+  metrics.messagesReceived.inc(messages.length);
+  metrics.batchSize.observe(messages.length);
+
+  const routed: Routed[] = [];
+  const poison: PoisonMessage[] = [];
+  for (const message of messages) {
+    const decoded = decodeSqsBody(message.Body ?? '');
+    if (isLeft(decoded)) {
+      const error = decoded.left;
+      metrics.decodeFailures.inc({ reason: error.reason });
+      log.warn(
+        { messageId: idOf(message), reason: error.reason, path: error.path },
+        `undecodable message: ${error.message}`,
+      );
+      poison.push({
+        message,
+        error: 'decode',
+        reason: error.reason,
+        path: error.path,
+        text: error.message,
+      });
+      continue;
+    }
+    deps.onEvent?.(decoded.right, message);
+    routed.push({ message, jobs: routeEvent(decoded.right) });
+  }
+
+  const enqueued = await enqueueAll(routed, deps);
+  const accepted = routed.filter((r) => r.jobs.every((job) => !enqueued.failed.has(job.queue)));
+  const refused = routed.filter((r) => !accepted.includes(r));
+  for (const [queue, error] of enqueued.failed) {
+    log.error(
+      { queue, err: error },
+      `could not add jobs to ${queue}; their messages stay on the queue`,
+    );
+  }
+
+  const deadLetterFailures = deps.deadLetter ? await deps.deadLetter(poison) : null;
+  const deadLettered =
+    deadLetterFailures === null
+      ? []
+      : poison.filter((p) => !deadLetterFailures.has(idOf(p.message)));
+
+  const toDelete = [...accepted.map((r) => r.message), ...deadLettered.map((p) => p.message)];
+  const deleteFailures = await deps.deleteMessages(toDelete);
+  metrics.messagesDeleted.inc(toDelete.length - deleteFailures.size);
+  for (const [messageId, reason] of deleteFailures) {
+    // Its jobs are in; a redelivery adds nothing (job ids), so this costs only a duplicate receive.
+    log.warn({ messageId }, `delete failed: ${reason}`);
+  }
+  const deleted = (m: Message) => !deleteFailures.has(idOf(m));
+
+  const outcomes = new Map<string, MessageOutcome>();
+  for (const r of accepted) {
+    outcomes.set(idOf(r.message), {
+      type: 'enqueued',
+      messageId: idOf(r.message),
+      jobs: r.jobs.length,
+      deleted: deleted(r.message),
+    });
+  }
+  for (const r of refused) {
+    const cause = `enqueue failed: ${[...new Set(r.jobs.map((j) => j.queue))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
+    outcomes.set(idOf(r.message), { type: 'retryLater', messageId: idOf(r.message), cause });
+    metrics.messagesRetried.inc({ cause: 'enqueue' });
+  }
+  for (const p of poison) {
+    const messageId = idOf(p.message);
+    if (deadLetterFailures === null) {
+      metrics.messagesPoisoned.inc({ reason: p.reason, destination: 'redrive' });
+      outcomes.set(messageId, { type: 'leftForRedrive', messageId, reason: p.reason });
+    } else if (deadLetterFailures.has(messageId)) {
+      log.error(
+        { messageId },
+        `could not send to the DLQ: ${deadLetterFailures.get(messageId)}; left on the queue`,
+      );
+      metrics.messagesRetried.inc({ cause: 'deadLetter' });
+      outcomes.set(messageId, { type: 'retryLater', messageId, cause: 'DLQ send failed' });
+    } else {
+      metrics.messagesPoisoned.inc({ reason: p.reason, destination: 'dlq' });
+      outcomes.set(messageId, {
+        type: 'deadLettered',
+        messageId,
+        reason: p.reason,
+        deleted: deleted(p.message),
+      });
+    }
+  }
+  return messages.map((m) => outcomes.get(idOf(m))!);
+}
+
+async function enqueueAll(routed: readonly Routed[], deps: IngestDeps): Promise<EnqueueOutcome> {
+  const jobs = routed.flatMap((r) => r.jobs);
+  if (jobs.length === 0) return { failed: new Map() };
+  const stopTimer = deps.metrics.enqueueSeconds.startTimer();
+  try {
+    return await deps.sink.enqueue(jobs);
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    return { failed: new Map(jobs.map((j) => [j.queue, failure])) };
+  } finally {
+    stopTimer();
+  }
+}
+
+const idOf = (message: Message): string => message.MessageId ?? '';

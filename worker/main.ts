@@ -1,0 +1,330 @@
+/**
+ * The composition root: builds every adapter from the configuration, wires the ingest and the
+ * processors, serves HTTP, and stops it all in order. Nothing else constructs adapters.
+ */
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
+import { startQueueWorker } from '../adapters/bullmq/workers';
+import { startHttpServer, type HttpServer, type ReadinessReport } from '../adapters/http/server';
+import { makeMetrics, type Metrics } from '../adapters/metrics/registry';
+import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
+import { makeSqsClient } from '../adapters/sqs/client';
+import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
+import { startPollers, type Pollers } from '../adapters/sqs/pollers';
+import type { DomainEvent } from '../domain/events';
+import type { InboundJob, MetricsJob, QueueName, SuppressionJob } from '../domain/jobs';
+import type { WorkerConfig } from './config';
+import { ingestBatch } from './ingest';
+import { makeInboundProcessor } from './processors/inbound';
+import { makeMetricsProcessor } from './processors/metrics';
+import { makeSuppressionProcessor } from './processors/suppression';
+import { confirmSubscription } from './subscriptions';
+
+export interface WorkerOptions {
+  readonly config: WorkerConfig;
+  readonly log: Logger;
+  /** For the embedded emulator: an explicit endpoint and static credentials. */
+  readonly sqsEndpoint?: {
+    readonly endpoint: string;
+    readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  };
+}
+
+export interface RunningWorker {
+  readonly httpPort: number;
+  readonly metrics: Metrics;
+  readiness(): Promise<ReadinessReport>;
+  /** Stops polling, finishes the batch in hand and the active jobs, closes connections. */
+  stop(): Promise<void>;
+}
+
+const MAX_HOLD_MS = 30_000;
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { config, log } = options;
+  const metrics = makeMetrics();
+  const ingests = config.role !== 'process';
+  const processes = config.role !== 'ingest';
+  if (ingests && config.sqs.queueUrl === null) {
+    throw new Error(
+      'SQS_QUEUE_URL is required to ingest (or run with --embedded, or ROLE=process)',
+    );
+  }
+  let stopping = false;
+
+  // Producers must fail fast while Redis is down (nothing is deleted then); workers wait it out.
+  const producerRedis = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  });
+  const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  for (const [name, redis] of [
+    ['producer', producerRedis],
+    ['worker', workerRedis],
+  ] as const) {
+    redis.on(
+      'error',
+      throttled(log, (error: Error) =>
+        log.warn({ connection: name, err: error.message }, 'redis connection error'),
+      ),
+    );
+  }
+  await producerRedis.connect().catch((error: Error) => {
+    log.warn({ err: error.message }, 'redis not reachable at start; the ingest waits for it');
+  });
+
+  const jobQueues: JobQueues = makeJobQueues(producerRedis, config.bullmqPrefix, config.jobs);
+  const sqs: SQSClient | null = ingests
+    ? makeSqsClient({
+        region: config.sqs.region,
+        customEndpoint: config.sqs.customEndpoint,
+        ...(options.sqsEndpoint ?? {}),
+      })
+    : null;
+
+  const workers: Worker[] = processes ? startProcessors(options, workerRedis, metrics) : [];
+
+  const pollers: Pollers | null =
+    sqs === null ? null : startIngest(options, sqs, jobQueues, metrics, () => stopping);
+
+  const readiness = makeReadiness({
+    config,
+    sqs,
+    producerRedis,
+    isStopping: () => stopping,
+    metrics,
+  });
+  let http: HttpServer;
+  try {
+    http = await startHttpServer({ port: config.httpPort, registry: metrics.registry, readiness });
+  } catch (error) {
+    stopping = true;
+    await pollers?.stop();
+    await Promise.all(workers.map((w) => w.close()));
+    producerRedis.disconnect();
+    workerRedis.disconnect();
+    throw error;
+  }
+  log.info(
+    { port: http.port, role: config.role, queueUrl: config.sqs.queueUrl },
+    'ses-worker running',
+  );
+
+  return {
+    httpPort: http.port,
+    metrics,
+    readiness,
+    async stop() {
+      stopping = true;
+      log.info('stopping: no new receives; finishing the batch in hand and active jobs');
+      await pollers?.stop();
+      await Promise.all(workers.map((w) => w.close()));
+      await jobQueues.close();
+      await Promise.all([quit(producerRedis), quit(workerRedis)]);
+      sqs?.destroy();
+      await http.close();
+      log.info('stopped');
+    },
+  };
+}
+
+function startIngest(
+  options: WorkerOptions,
+  sqs: SQSClient,
+  sink: JobQueues,
+  metrics: Metrics,
+  isStopping: () => boolean,
+): Pollers {
+  const { config, log } = options;
+  const queueUrl = config.sqs.queueUrl!;
+  const dlqUrl = config.sqs.dlqUrl;
+  if (dlqUrl === null)
+    log.warn('SQS_DLQ_URL not set: undecodable messages are left for the queue’s redrive policy');
+  if (config.snsVerifySignatures) {
+    log.warn(
+      'SNS signature verification is not implemented yet: SNS_VERIFY_SIGNATURES is accepted but not enforced',
+    );
+  }
+
+  const onEvent = (event: DomainEvent) => {
+    if (event.kind !== 'snsSubscriptionConfirmation') return;
+    log.warn(
+      { topicArn: event.sns.topicArn, subscribeUrl: event.subscribeUrl },
+      config.sqs.confirmSubscriptions
+        ? 'SNS subscription confirmation received; confirming'
+        : 'SNS subscription confirmation received; visit SubscribeURL to confirm (SNS_CONFIRM_SUBSCRIPTIONS=true confirms automatically)',
+    );
+    if (config.sqs.confirmSubscriptions) {
+      void confirmSubscription(event.subscribeUrl).then(
+        () => log.info({ topicArn: event.sns.topicArn }, 'SNS subscription confirmed'),
+        (error: Error) =>
+          log.error(
+            { topicArn: event.sns.topicArn, err: error.message },
+            'SNS subscription not confirmed',
+          ),
+      );
+    }
+  };
+
+  let holdMs = 0;
+  return startPollers({
+    sqs,
+    queueUrl,
+    pollers: config.sqs.pollers,
+    batchSize: config.sqs.batchSize,
+    waitTimeSeconds: config.sqs.waitTimeSeconds,
+    visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
+    heartbeatIntervalSeconds: config.sqs.heartbeatIntervalSeconds,
+    handleBatch: async (messages) => {
+      const outcomes = await ingestBatch(messages, {
+        sink,
+        deleteMessages: (batch) => deleteMessages(sqs, queueUrl, batch),
+        deadLetter: dlqUrl === null ? null : (poison) => sendToDeadLetterQueue(sqs, dlqUrl, poison),
+        onEvent,
+        metrics,
+        log,
+      });
+      log.debug({ outcomes }, 'batch done');
+    },
+    // While Redis refuses writes, receiving would only cycle messages: hold, backing off.
+    beforeReceive: async () => {
+      while (!isStopping() && !(await sink.isWritable())) {
+        holdMs = Math.min(MAX_HOLD_MS, holdMs === 0 ? 500 : holdMs * 2);
+        log.warn({ retryInMs: holdMs }, 'redis not writable; holding SQS polling');
+        await sleepUnless(holdMs, isStopping);
+      }
+      holdMs = 0;
+    },
+    onError: (error, context) => {
+      if (isStopping() && error.name === 'AbortError') return;
+      if (isStopping() && /abort/i.test(error.message)) return;
+      log.error({ context, err: error.message }, 'sqs consumer error');
+    },
+  });
+}
+
+function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Metrics): Worker[] {
+  const { config, log } = options;
+  const store = makeSuppressionStore(workerRedis, config.bullmqPrefix);
+  const common = {
+    connection: workerRedis,
+    prefix: config.bullmqPrefix,
+    concurrency: config.jobs.concurrency,
+    onOutcome: (
+      queue: QueueName,
+      outcome: 'completed' | 'retrying' | 'failed',
+      job: { id?: string } | undefined,
+      error?: Error,
+    ) => {
+      metrics.jobs.inc({ queue, outcome });
+      if (outcome !== 'completed')
+        log.warn({ queue, jobId: job?.id, err: error?.message }, `job ${outcome}`);
+    },
+    onError: (error: Error) => log.warn({ err: error.message }, 'bullmq worker error'),
+  };
+  return [
+    startQueueWorker<SuppressionJob>({
+      ...common,
+      queue: 'suppression',
+      process: makeSuppressionProcessor(store, metrics),
+    }),
+    startQueueWorker<InboundJob>({
+      ...common,
+      queue: 'inbound',
+      process: makeInboundProcessor(metrics, log),
+    }),
+    startQueueWorker<MetricsJob>({
+      ...common,
+      queue: 'metrics',
+      process: makeMetricsProcessor(metrics, config.metricsMaxConfigurationSets),
+    }),
+  ];
+}
+
+function makeReadiness(deps: {
+  config: WorkerConfig;
+  sqs: SQSClient | null;
+  producerRedis: Redis;
+  isStopping: () => boolean;
+  metrics: Metrics;
+}): () => Promise<ReadinessReport> {
+  const SQS_CHECK_TTL_MS = 5000;
+  let sqsChecked: { at: number; result: string } | null = null;
+  const checkSqs = async (): Promise<string> => {
+    if (deps.sqs === null || deps.config.sqs.queueUrl === null) return 'not used';
+    if (sqsChecked && Date.now() - sqsChecked.at < SQS_CHECK_TTL_MS) return sqsChecked.result;
+    const result = await withTimeout(
+      deps.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: deps.config.sqs.queueUrl,
+          AttributeNames: ['QueueArn'],
+        }),
+      ),
+      2000,
+    ).then(
+      () => 'ok',
+      (error: Error) => `unreachable: ${error.message}`,
+    );
+    sqsChecked = { at: Date.now(), result };
+    return result;
+  };
+  const checkRedis = (): Promise<string> =>
+    deps.producerRedis.status !== 'ready'
+      ? Promise.resolve(`unreachable: connection ${deps.producerRedis.status}`)
+      : withTimeout(deps.producerRedis.ping(), 1000).then(
+          () => 'ok',
+          (error: Error) => `unreachable: ${error.message}`,
+        );
+  return async () => {
+    const [redis, sqs] = await Promise.all([checkRedis(), checkSqs()]);
+    const checks = { redis, sqs, shutdown: deps.isStopping() ? 'in progress' : 'no' };
+    const ready = !deps.isStopping() && redis === 'ok' && (sqs === 'ok' || sqs === 'not used');
+    deps.metrics.ready.set(ready ? 1 : 0);
+    return { ready, checks };
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function sleepUnless(ms: number, isStopping: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !isStopping()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, end - Date.now())));
+  }
+}
+
+async function quit(redis: Redis): Promise<void> {
+  try {
+    await withTimeout(redis.quit(), 1000);
+  } catch {
+    redis.disconnect();
+  }
+}
+
+/** ioredis reports every failed reconnect; one line per 30 s is enough to tell the story. */
+function throttled(log: Logger, report: (error: Error) => void): (error: Error) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < 30_000) {
+      suppressed++;
+      return;
+    }
+    if (suppressed > 0)
+      log.warn({ suppressed }, 'more redis connection errors since the last report');
+    last = now;
+    suppressed = 0;
+    report(error);
+  };
+}
