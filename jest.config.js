@@ -11,6 +11,15 @@ module.exports = {
       testEnvironment: 'node',
     },
     {
+      // Real Redis and a real SQS/SNS/S3 emulator (test/support/servers.ts), some running the
+      // built worker (dist/): `npm test` builds first.
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+      testTimeout: 60_000,
+    },
+    {
       // Runs the built CLI (dist/): `npm test` builds first.
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],

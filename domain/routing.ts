@@ -53,7 +53,8 @@ export function eventId(event: DomainEvent): string {
     case 'subscription':
       return `subscription/${idPart(event.sesMessageId)}/${fnv1a64([event.subscription.contactList, at(event.subscription.timestamp), ...event.recipients])}`;
     case 'sesSubscriptionTest':
-      return `sesSubscriptionTest/${event.sns ? idPart(event.sns.messageId) : fnv1a64([event.message ?? ''])}`;
+      // Raw delivery gives it no id or time of its own; its text is all there is.
+      return `sesSubscriptionTest/${fnv1a64([event.message ?? ''])}`;
     case 'snsSubscriptionConfirmation':
     case 'snsUnsubscribeConfirmation':
       return `${event.kind}/${idPart(event.sns.messageId)}`;

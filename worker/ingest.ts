@@ -106,14 +106,20 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
     );
   }
 
-  const deadLetterFailures = deps.deadLetter ? await deps.deadLetter(poison) : null;
+  const deadLetterFailures =
+    deps.deadLetter === null
+      ? null
+      : poison.length === 0
+        ? new Map<string, string>()
+        : await deps.deadLetter(poison);
   const deadLettered =
     deadLetterFailures === null
       ? []
       : poison.filter((p) => !deadLetterFailures.has(idOf(p.message)));
 
   const toDelete = [...accepted.map((r) => r.message), ...deadLettered.map((p) => p.message)];
-  const deleteFailures = await deps.deleteMessages(toDelete);
+  const deleteFailures =
+    toDelete.length === 0 ? new Map<string, string>() : await deps.deleteMessages(toDelete);
   metrics.messagesDeleted.inc(toDelete.length - deleteFailures.size);
   for (const [messageId, reason] of deleteFailures) {
     // Its jobs are in; a redelivery adds nothing (job ids), so this costs only a duplicate receive.

@@ -1,0 +1,169 @@
+/**
+ * Routing: which jobs each event calls for, under which ids. Ids must be the same whichever
+ * way the notification arrives (raw, enveloped, redelivered) and differ between events.
+ */
+import { isRight } from 'fp-ts/Either';
+import fc from 'fast-check';
+import { decodeSqsBody } from '../../../domain/decode';
+import type { DomainEvent } from '../../../domain/events';
+import { fnv1a64, fnv1a64Text } from '../../../domain/hash';
+import type { JobSpec } from '../../../domain/jobs';
+import { eventId, idPart, routeEvent } from '../../../domain/routing';
+import { fixtureJson, fixtureNames, fixtureText, snsBody } from '../../support/fixtures';
+
+const event = (body: string): DomainEvent => {
+  const result = decodeSqsBody(body);
+  if (!isRight(result)) throw new Error(result.left.message);
+  return result.right;
+};
+const jobsOf = (name: string): JobSpec[] => routeEvent(event(fixtureText(name)));
+const byQueue = (jobs: JobSpec[], queue: JobSpec['queue']) => jobs.filter((j) => j.queue === queue);
+
+const samples = [
+  ...fixtureNames('event-publishing'),
+  ...fixtureNames('notifications'),
+  ...fixtureNames('receiving'),
+];
+
+describe('routeEvent', () => {
+  it.each(samples)('%s: one metrics job, ids unique and free of ":"', (name) => {
+    const jobs = jobsOf(name);
+    expect(byQueue(jobs, 'metrics')).toHaveLength(1);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
+    for (const job of jobs) expect(job.id).not.toContain(':');
+  });
+
+  it.each(samples)(
+    '%s: the same ids raw, enveloped and enveloped by another SNS message',
+    (name) => {
+      const raw = jobsOf(name).map((j) => j.id);
+      const json = fixtureJson(name);
+      expect(routeEvent(event(snsBody(json))).map((j) => j.id)).toEqual(raw);
+      expect(
+        routeEvent(
+          event(
+            snsBody(json, { MessageId: 'another-sns-id', Timestamp: '2030-01-01T00:00:00.000Z' }),
+          ),
+        ).map((j) => j.id),
+      ).toEqual(raw);
+    },
+  );
+
+  it('gives every sample event its own id', () => {
+    const ids = samples.map((name) => eventId(event(fixtureText(name))));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a permanent bounce with two recipients: one suppression job per address', () => {
+    const jobs = byQueue(
+      jobsOf('notifications/bounce-permanent-noemail-two-recipients.json'),
+      'suppression',
+    );
+    const { bounce } = fixtureJson<{ bounce: { feedbackId: string } }>(
+      'notifications/bounce-permanent-noemail-two-recipients.json',
+    );
+    // The fixture lists "Jane Doe <Jane.Doe@Example.com>": jobs carry the normalised address.
+    const addresses = ['jane.doe@example.com', 'richard@example.org'];
+    expect(jobs.map((j) => j.data)).toEqual(
+      addresses.map((address): unknown =>
+        expect.objectContaining({
+          kind: 'bounce',
+          address,
+          bounceType: 'Permanent',
+          bounceSubType: 'NoEmail',
+          feedbackId: bounce.feedbackId,
+        }),
+      ),
+    );
+    expect(jobs.map((j) => j.id)).toEqual(
+      addresses.map((a) => `suppression/bounce/${bounce.feedbackId}/${a}`),
+    );
+  });
+
+  it('complaints, deliveries and subscriptions go to suppression; sends, opens, clicks do not', () => {
+    expect(
+      byQueue(jobsOf('notifications/complaint-abuse.json'), 'suppression').map((j) => j.name),
+    ).toEqual(['complaint']);
+    expect(
+      byQueue(jobsOf('event-publishing/delivery.json'), 'suppression').map((j) => j.name),
+    ).toEqual(['delivery']);
+    expect(
+      byQueue(jobsOf('event-publishing/subscription.json'), 'suppression').length,
+    ).toBeGreaterThan(0);
+    for (const name of ['send', 'open', 'click', 'reject', 'rendering-failure', 'delivery-delay']) {
+      expect(byQueue(jobsOf(`event-publishing/${name}.json`), 'suppression')).toEqual([]);
+    }
+  });
+
+  it('a received notification: one inbound job carrying the content, action and verdicts', () => {
+    const jobs = byQueue(jobsOf('receiving/received-sns-base64.json'), 'inbound');
+    const json = fixtureJson<{ content: string; mail: { messageId: string } }>(
+      'receiving/received-sns-base64.json',
+    );
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0]!;
+    expect(job.id).toBe(`inbound/received/${json.mail.messageId}`);
+    expect(job.data).toMatchObject({
+      sesMessageId: json.mail.messageId,
+      content: json.content,
+      action: { type: 'SNS', encoding: 'BASE64' },
+      verdicts: { spam: 'PASS', virus: 'PASS' },
+    });
+  });
+
+  it('payloads are plain JSON: they survive a round trip unchanged', () => {
+    for (const name of samples) {
+      for (const job of jobsOf(name))
+        expect(JSON.parse(JSON.stringify(job.data))).toEqual(job.data);
+    }
+  });
+
+  it('metrics jobs name the kind and configuration set', () => {
+    expect(byQueue(jobsOf('event-publishing/open.json'), 'metrics')[0]!.data).toEqual({
+      kind: 'open',
+      configurationSet: 'ConfigSet',
+    });
+    expect(byQueue(jobsOf('notifications/delivery.json'), 'metrics')[0]!.data).toEqual({
+      kind: 'delivery',
+      configurationSet: null,
+    });
+  });
+
+  it('SNS control messages only count as metrics', () => {
+    for (const name of [
+      'sns/subscription-confirmation.json',
+      'sns/unsubscribe-confirmation.json',
+    ]) {
+      expect(jobsOf(name).map((j) => j.queue)).toEqual(['metrics']);
+    }
+  });
+
+  it('two opens of one mail at different times are different events', () => {
+    const json = fixtureJson<{ open: { timestamp: string } }>('event-publishing/open.json');
+    const later = { ...json, open: { ...json.open, timestamp: '2030-01-01T00:00:00.000Z' } };
+    expect(eventId(event(JSON.stringify(later)))).not.toBe(eventId(event(JSON.stringify(json))));
+  });
+});
+
+describe('idPart', () => {
+  it('removes ":" and stays one-to-one', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        expect(idPart(a)).not.toContain(':');
+        if (a !== b) expect(idPart(a)).not.toBe(idPart(b));
+      }),
+    );
+  });
+});
+
+describe('fnv1a64', () => {
+  it('matches the published FNV-1a 64 test vectors', () => {
+    expect(fnv1a64Text('')).toBe('cbf29ce484222325');
+    expect(fnv1a64Text('a')).toBe('af63dc4c8601ec8c');
+    expect(fnv1a64Text('foobar')).toBe('85944171f73967e8');
+  });
+  it('tells apart part boundaries', () => {
+    expect(fnv1a64(['ab', 'c'])).not.toBe(fnv1a64(['a', 'bc']));
+    expect(fnv1a64(['', 'a'])).not.toBe(fnv1a64(['a', '']));
+  });
+});
