@@ -2,6 +2,10 @@
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 
 module.exports = {
+  // dist/ holds a copy of package.json; haste would see two packages of one name.
+  modulePathIgnorePatterns: ['<rootDir>/dist'],
+  // Integration tests wait on real servers; jest reads this only at the top level.
+  testTimeout: 60_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
     {
@@ -17,7 +21,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       transform,
       testEnvironment: 'node',
-      testTimeout: 60_000,
     },
     {
       // Runs the built CLI (dist/): `npm test` builds first.

@@ -1,0 +1,257 @@
+/**
+ * The pipeline end to end, in process, on real servers: SES samples published through a real
+ * SNS topic reach SQS (enveloped, and with raw delivery), become jobs in a real Redis with the
+ * right ids and data, and leave the queue; poison goes to the DLQ with its error; duplicates
+ * make one job; a Redis outage deletes nothing and heals by itself.
+ */
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Queue } from 'bullmq';
+import { isRight } from 'fp-ts/Either';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
+import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
+import { decodeSqsBody } from '../../domain/decode';
+import { QUEUE_NAMES, type JobSpec, type QueueName } from '../../domain/jobs';
+import { routeEvent } from '../../domain/routing';
+import { loadConfig } from '../../worker/config';
+import { startWorker, type RunningWorker } from '../../worker/main';
+import { eventually } from '../support/await';
+import { fixtureNames, fixtureText } from '../support/fixtures';
+import { syntheticNotifications, expectedJobIds } from '../support/notifications';
+import {
+  sdkClientConfig,
+  startEmulator,
+  startRedis,
+  type EmulatorServer,
+  type RedisServer,
+} from '../support/servers';
+import { clientsFor, drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
+
+let redisServer: RedisServer;
+let emulator: EmulatorServer;
+let sqs: SQSClient;
+let sns: SNSClient;
+let redis: Redis;
+let topologyCount = 0;
+const running: RunningWorker[] = [];
+
+beforeAll(async () => {
+  [redisServer, emulator] = await Promise.all([startRedis({ appendOnly: true }), startEmulator()]);
+  ({ sqs, sns } = clientsFor(emulator));
+  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((w) => w.stop()));
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  sqs?.destroy();
+  sns?.destroy();
+  await Promise.all([redisServer?.stop(), emulator?.stop()]);
+});
+
+async function topology(
+  options: { rawDelivery?: boolean; visibilityTimeoutSeconds?: number } = {},
+) {
+  return createSesTopology(sqs, sns, { name: `pipeline-${++topologyCount}`, ...options });
+}
+
+async function worker(
+  t: SesTopology,
+  env: Record<string, string> = {},
+): Promise<{ worker: RunningWorker; prefix: string }> {
+  const prefix = `{test-${topologyCount}-${running.length}}`;
+  const config = loadConfig({
+    SQS_QUEUE_URL: t.queueUrl,
+    SQS_DLQ_URL: t.dlqUrl,
+    AWS_REGION: emulator.region,
+    REDIS_URL: redisServer.url,
+    BULLMQ_PREFIX: prefix,
+    HTTP_PORT: '0',
+    SQS_WAIT_TIME_SECONDS: '1',
+    SNS_VERIFY_SIGNATURES: 'false',
+    ...env,
+  });
+  const { endpoint, credentials } = sdkClientConfig(emulator);
+  const started = await startWorker({
+    config,
+    log: pino({ level: 'silent' }),
+    sqsEndpoint: { endpoint, credentials },
+  });
+  running.push(started);
+  return { worker: started, prefix };
+}
+
+const queuesFor = (prefix: string) =>
+  new Map(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: redis, prefix })]));
+
+const specsOf = (body: string): JobSpec[] => {
+  const decoded = decodeSqsBody(body);
+  if (!isRight(decoded)) throw new Error(decoded.left.message);
+  return routeEvent(decoded.right);
+};
+
+async function allCompleted(
+  prefix: string,
+  expected: Map<QueueName, Set<string>>,
+): Promise<boolean> {
+  const queues = queuesFor(prefix);
+  try {
+    for (const [name, ids] of expected) {
+      const counts = await queues
+        .get(name)!
+        .getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
+      if (counts.completed !== ids.size) return false;
+    }
+    return true;
+  } finally {
+    await Promise.all([...queues.values()].map((q) => q.close()));
+  }
+}
+
+const queueEmpty = async (queueUrl: string) => {
+  const depth = await queueDepth(sqs, queueUrl);
+  return depth.visible === 0 && depth.inFlight === 0;
+};
+
+const samples = [
+  ...fixtureNames('event-publishing'),
+  ...fixtureNames('notifications'),
+  ...fixtureNames('receiving'),
+];
+
+describe.each([
+  ['enveloped', false],
+  ['raw delivery', true],
+])('SES samples through SNS (%s)', (_mode, rawDelivery) => {
+  it('become jobs with the right ids and data, and leave the queue', async () => {
+    const t = await topology({ rawDelivery });
+    const { prefix } = await worker(t);
+    const bodies = samples.map(fixtureText);
+    await publishAll(sns, t.topicArn, bodies);
+
+    const expected = expectedJobIds(bodies);
+    await eventually(() => allCompleted(prefix, expected), 'every job completed');
+    await eventually(() => queueEmpty(t.queueUrl), 'the queue to be empty');
+
+    const queues = queuesFor(prefix);
+    try {
+      for (const spec of bodies.flatMap(specsOf)) {
+        const job = await queues.get(spec.queue)!.getJob(spec.id);
+        expect(job?.name).toBe(spec.name);
+        expect(job?.data).toEqual(JSON.parse(JSON.stringify(spec.data)));
+      }
+    } finally {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    }
+    expect(await drainVisible(sqs, t.dlqUrl)).toEqual([]);
+  });
+});
+
+it('a poison message lands in the DLQ with its error, and the rest of its batch is processed', async () => {
+  const t = await topology();
+  const good = syntheticNotifications(7, 1000);
+  const poison = [
+    'hello, not json',
+    '{"notificationType":"Teleport","mail":{}}',
+    fixtureText('notifications/bounce-permanent-general.json').replace(
+      '"bounceType"',
+      '"bounceKind"',
+    ),
+  ];
+  // One SendMessageBatch, received as one batch of ten by one poller.
+  await sendAll(sqs, t.queueUrl, [...poison, ...good]);
+  const { prefix, worker: w } = await worker(t, { SQS_POLLERS: '1' });
+
+  await eventually(() => allCompleted(prefix, expectedJobIds(good)), 'the good messages’ jobs');
+  await eventually(() => queueEmpty(t.queueUrl), 'the queue to be empty');
+  const deadLetters = await eventually(async () => {
+    const messages = await drainVisible(sqs, t.dlqUrl, 0);
+    return messages.length === 3 ? messages : null;
+  }, 'three dead letters');
+
+  const byBody = new Map(deadLetters.map((m) => [m.Body, m.MessageAttributes ?? {}]));
+  const attr = (body: string, name: string) => byBody.get(body)?.[name]?.StringValue;
+  expect(attr(poison[0]!, ERROR_ATTRIBUTES.error)).toBe('decode');
+  expect(attr(poison[0]!, ERROR_ATTRIBUTES.reason)).toBe('notJson');
+  expect(attr(poison[1]!, ERROR_ATTRIBUTES.reason)).toBe('unsupported');
+  expect(attr(poison[1]!, ERROR_ATTRIBUTES.path)).toBe('notificationType');
+  expect(attr(poison[2]!, ERROR_ATTRIBUTES.reason)).toBe('invalid');
+  expect(attr(poison[2]!, ERROR_ATTRIBUTES.path)).toBe('bounce.bounceType');
+  expect(attr(poison[2]!, ERROR_ATTRIBUTES.message)).toMatch(/^at bounce\.bounceType: expected/);
+
+  const metrics = await w.metrics.registry.getSingleMetricAsString(
+    'ses_worker_sqs_messages_poisoned_total',
+  );
+  expect(metrics).toMatch(
+    /ses_worker_sqs_messages_poisoned_total\{reason="notJson",destination="dlq"\} 1/,
+  );
+});
+
+it('the same notification delivered four times (raw and enveloped) makes one job per queue', async () => {
+  const t = await topology();
+  const [body] = syntheticNotifications(1, 2000); // a permanent bounce
+  await sendAll(sqs, t.queueUrl, [body!, body!, body!]);
+  await publishAll(sns, t.topicArn, [body!]);
+  const { prefix, worker: w } = await worker(t);
+
+  await eventually(() => queueEmpty(t.queueUrl), 'all four deliveries consumed');
+  await eventually(() => allCompleted(prefix, expectedJobIds([body!])), 'the jobs');
+  const queues = queuesFor(prefix);
+  try {
+    expect(
+      await queues
+        .get('suppression')!
+        .getJobCountByTypes('completed', 'failed', 'waiting', 'active', 'delayed'),
+    ).toBe(1);
+    expect(
+      await queues
+        .get('metrics')!
+        .getJobCountByTypes('completed', 'failed', 'waiting', 'active', 'delayed'),
+    ).toBe(1);
+  } finally {
+    await Promise.all([...queues.values()].map((q) => q.close()));
+  }
+  const events = await w.metrics.sesEvents.get();
+  expect(events.values.reduce((sum, v) => sum + v.value, 0)).toBe(1);
+  const address = specsOf(body!).find((s) => s.queue === 'suppression')!.data as {
+    address: string;
+  };
+  expect(await redis.hget(`${prefix}:suppression:entry:${address.address}`, 'count')).toBe('1');
+});
+
+it('Redis stopped mid-run: nothing is deleted while it is down; restarted, everything is processed', async () => {
+  const t = await topology({ visibilityTimeoutSeconds: 2 });
+  const { prefix, worker: w } = await worker(t, {
+    SQS_VISIBILITY_TIMEOUT: '2',
+    SQS_HEARTBEAT_INTERVAL: '1',
+  });
+  const first = syntheticNotifications(30, 3000);
+  await publishAll(sns, t.topicArn, first);
+  await eventually(() => queueEmpty(t.queueUrl), 'the first messages consumed');
+
+  await redisServer.kill();
+  const deleted = async () => (await w.metrics.messagesDeleted.get()).values[0]?.value ?? 0;
+  const deletedBefore = await deleted();
+  const second = syntheticNotifications(30, 4000);
+  await publishAll(sns, t.topicArn, second);
+  await eventually(async () => !(await w.readiness()).ready, '/readyz to report not ready');
+  // The ingest holds polling and retries; give it a few visibility timeouts' worth of chances.
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  expect(await deleted()).toBe(deletedBefore);
+  const depth = await queueDepth(sqs, t.queueUrl);
+  expect(depth.visible + depth.inFlight).toBe(second.length);
+
+  await redisServer.restart();
+  await eventually(() => queueEmpty(t.queueUrl), 'the queue drained after Redis came back', 30_000);
+  await eventually(
+    () => allCompleted(prefix, expectedJobIds([...first, ...second])),
+    'every job, before and after the outage',
+    30_000,
+  );
+  await eventually(async () => (await w.readiness()).ready, '/readyz ready again');
+});
