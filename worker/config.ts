@@ -93,6 +93,7 @@ export const EnvCodec = struct({
   JOB_ATTEMPTS: optional(integer(1, 1000)),
   JOB_BACKOFF_MS: optional(integer(1, 86_400_000)),
   JOB_CONCURRENCY: optional(integer(1, 1000)),
+  JOB_LOCK_MS: optional(integer(1000, 3_600_000)),
   JOB_KEEP_COMPLETED_SECONDS: optional(integer(0, 31_536_000)),
   JOB_KEEP_FAILED_SECONDS: optional(integer(0, 31_536_000)),
   METRICS_MAX_CONFIGURATION_SETS: optional(integer(1, 10_000)),
@@ -120,6 +121,8 @@ export interface WorkerConfig {
     readonly attempts: number;
     readonly backoffMs: number;
     readonly concurrency: number;
+    /** A crashed worker's active jobs are retried by another once their lock lapses. */
+    readonly lockMs: number;
     readonly keepCompletedSeconds: number;
     readonly keepFailedSeconds: number;
   };
@@ -188,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       attempts: e.JOB_ATTEMPTS ?? 8,
       backoffMs: e.JOB_BACKOFF_MS ?? 2000,
       concurrency: e.JOB_CONCURRENCY ?? 16,
+      lockMs: e.JOB_LOCK_MS ?? 30_000,
       keepCompletedSeconds: e.JOB_KEEP_COMPLETED_SECONDS ?? 86_400,
       keepFailedSeconds: e.JOB_KEEP_FAILED_SECONDS ?? 14 * 86_400,
     },

@@ -120,7 +120,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     readiness,
     async stop() {
       stopping = true;
-      log.info('stopping: no new receives; finishing the batch in hand and active jobs');
+      log.info(
+        { inFlightBatches: pollers?.inFlightBatches ?? 0 },
+        'stopping: no new receives; finishing the batches in hand and active jobs',
+      );
       await pollers?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await jobQueues.close();
@@ -180,6 +183,7 @@ function startIngest(
     visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
     heartbeatIntervalSeconds: config.sqs.heartbeatIntervalSeconds,
     handleBatch: async (messages) => {
+      log.debug({ messages: messages.length }, 'batch received');
       const outcomes = await ingestBatch(messages, {
         sink,
         deleteMessages: (batch) => deleteMessages(sqs, queueUrl, batch),
@@ -214,6 +218,7 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
     connection: workerRedis,
     prefix: config.bullmqPrefix,
     concurrency: config.jobs.concurrency,
+    lockMs: config.jobs.lockMs,
     onOutcome: (
       queue: QueueName,
       outcome: 'completed' | 'retrying' | 'failed',

@@ -11,6 +11,8 @@ export interface QueueWorkerOptions<D> {
   readonly connection: Redis;
   readonly prefix: string;
   readonly concurrency: number;
+  /** Lock on an active job; a worker that dies holding it loses the job to others after this. */
+  readonly lockMs: number;
   readonly process: (data: D, job: Job<D>) => Promise<unknown>;
   readonly onOutcome: (
     queue: QueueName,
@@ -26,6 +28,9 @@ export function startQueueWorker<D>(options: QueueWorkerOptions<D>): Worker<D> {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    lockDuration: options.lockMs,
+    // Look for stalled jobs as often as a lock can lapse.
+    stalledInterval: options.lockMs,
   });
   worker.on('completed', (job) => options.onOutcome(options.queue, 'completed', job));
   worker.on('failed', (job, error) => {

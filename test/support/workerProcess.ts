@@ -1,0 +1,89 @@
+/**
+ * The built worker (`dist/worker/cli.js run`) as a child process: its JSON log lines collected,
+ * awaitable, and signals to send it. `npm test` builds before jest runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { eventually } from './await';
+
+export const CLI = resolve(__dirname, '..', '..', 'dist', 'worker', 'cli.js');
+
+export interface LogLine {
+  readonly level: string;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly logs: LogLine[];
+  /** Resolves with the exit code (or the signal's name) when the process ends. */
+  readonly exited: Promise<number | NodeJS.Signals>;
+  waitForLog(
+    predicate: (line: LogLine) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<LogLine>;
+  count(msg: string): number;
+  /** The HTTP port it bound (HTTP_PORT=0), read off its start-up line. */
+  httpPort(): Promise<number>;
+}
+
+export function spawnWorker(env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [CLI, 'run'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'debug',
+      SQS_WAIT_TIME_SECONDS: '1',
+      SNS_VERIFY_SIGNATURES: 'false',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  let partial = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') logs.push(JSON.parse(line) as LogLine);
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | NodeJS.Signals>((done) =>
+    child.on('exit', (code, signal) => done(code ?? signal ?? -1)),
+  );
+
+  const waitForLog = (predicate: (line: LogLine) => boolean, what: string, timeoutMs = 20_000) =>
+    eventually(
+      () => {
+        if (child.exitCode !== null)
+          throw new Error(`worker exited ${child.exitCode}: ${stderr.slice(-2000)}`);
+        return Promise.resolve(logs.find(predicate));
+      },
+      what,
+      timeoutMs,
+    );
+  return {
+    child,
+    logs,
+    exited,
+    waitForLog,
+    count: (msg) => logs.filter((l) => l.msg === msg).length,
+    httpPort: async () =>
+      (await waitForLog((l) => l.msg === 'ses-worker running', 'the worker to start'))
+        .port as number,
+  };
+}
+
+/** Reads a counter's total off a worker's /metrics page. */
+export async function scrapeCounter(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
