@@ -29,8 +29,11 @@ export interface WorkerProcess {
   httpPort(): Promise<number>;
 }
 
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [CLI, 'run'], {
+export function spawnWorker(
+  env: Record<string, string>,
+  args: readonly string[] = ['run'],
+): WorkerProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HTTP_PORT: '0',

@@ -1,0 +1,142 @@
+/**
+ * `ses-worker run` and `ses-worker demo` as a user starts them: the embedded default (the
+ * README's first command), the HTTP endpoints, the configuration errors, and Redis missing.
+ * Redis is the harness's own server, never the shared one.
+ */
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { startRedis, type RedisServer } from '../support/servers';
+import { CLI, spawnWorker, type WorkerProcess } from '../support/workerProcess';
+
+let redisServer: RedisServer;
+const children: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.child.exitCode === null) child.child.kill('SIGKILL');
+    await child.exited;
+  }
+});
+afterAll(() => redisServer?.stop());
+
+const quietEnv = {
+  PATH: process.env.PATH ?? '',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+function runCli(args: string[], env: Record<string, string>) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...quietEnv, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('ses-worker run', () => {
+  it('without SQS_QUEUE_URL (and not embedded) stops with one line naming the variable', () => {
+    const { code, stdout, stderr } = runCli(['run'], { REDIS_URL: redisServer.url });
+    expect(code).toBe(78);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^ses-worker: configuration: SQS_QUEUE_URL: /),
+    ]);
+  });
+
+  it('a bad value stops it with one line naming the variable', () => {
+    const { code, stderr } = runCli(['run'], { SQS_BATCH_SIZE: '25' });
+    expect(code).toBe(78);
+    expect(stderr).toBe(
+      'ses-worker: configuration: SQS_BATCH_SIZE: expected an integer from 1 to 10, got "25"\n',
+    );
+  });
+
+  it('--embedded with Redis unreachable says so in one line, with how to start one', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`;
+    const { code, stderr } = runCli(['run', '--embedded'], { REDIS_URL: url });
+    expect(code).toBe(69);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(`Redis is not reachable at ${url}`);
+    expect(stderr).toContain('redis-server');
+  });
+
+  it('--embedded starts the emulator and topology, serves /healthz, /readyz, /metrics, and stops on SIGTERM', async () => {
+    // What `npm start` runs.
+    const embedded = spawnWorker({ REDIS_URL: redisServer.url, BULLMQ_PREFIX: '{e2e-run}' }, [
+      'run',
+      '--embedded',
+    ]);
+    children.push(embedded);
+    const started = await embedded.waitForLog(
+      (l) => l.msg.startsWith('embedded SQS/SNS/S3 emulator started'),
+      'the emulator',
+    );
+    expect(started).toMatchObject({
+      topicArn: expect.stringMatching(/^arn:aws:sns:/),
+      queueUrl: expect.any(String),
+      dlqUrl: expect.any(String),
+    });
+    const port = await embedded.httpPort();
+    const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+
+    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      ready: true,
+      checks: { redis: 'ok', sqs: 'ok', shutdown: 'no' },
+    });
+    const metrics = await (await get('/metrics')).text();
+    for (const name of [
+      'ses_worker_sqs_messages_received_total',
+      'ses_worker_decode_failures_total',
+      'ses_worker_enqueue_duration_seconds',
+      'ses_worker_sqs_batch_size',
+      'ses_worker_jobs_total',
+      'ses_events_total',
+      'process_resident_memory_bytes',
+    ]) {
+      expect(metrics).toContain(`# TYPE ${name}`);
+    }
+
+    embedded.child.kill('SIGTERM');
+    expect(await embedded.exited).toBe(0);
+  });
+});
+
+describe('ses-worker demo', () => {
+  it('publishes every sample, waits for the jobs, prints the summary, exits 0 and leaves no keys', async () => {
+    const { code, stdout, stderr } = runCli(['demo'], { REDIS_URL: redisServer.url });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /Publishing 34 sample notifications through SNS, and 1 undecodable message/,
+    );
+    expect(stdout).toMatch(/^ {2}received +12 /m);
+    expect(stdout).toMatch(/^ {2}metrics +completed 34, failed 0, waiting 0$/m);
+    expect(stdout).toMatch(/^Suppressed addresses \(8\):$/m);
+    expect(stdout).toMatch(
+      /^Dead-letter queue \(1\):\n {2}decode\/invalid: at mail: expected object/m,
+    );
+    expect(stdout.trim().split('\n').at(-1)).toBe('Demo complete.');
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(redisServer.url);
+    try {
+      expect(await redis.keys('{ses-demo-*')).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
