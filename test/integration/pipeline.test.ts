@@ -4,11 +4,8 @@
  * right ids and data, and leave the queue; poison goes to the DLQ with its error; duplicates
  * make one job; a Redis outage deletes nothing and heals by itself.
  */
-import type { SNSClient } from '@aws-sdk/client-sns';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Queue } from 'bullmq';
 import { isRight } from 'fp-ts/Either';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
 import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
@@ -20,44 +17,25 @@ import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
 import { fixtureNames, fixtureText } from '../support/fixtures';
 import { syntheticNotifications, expectedJobIds } from '../support/notifications';
-import {
-  sdkClientConfig,
-  startEmulator,
-  startRedis,
-  type EmulatorServer,
-  type RedisServer,
-} from '../support/servers';
-import { clientsFor, drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
+import { useServers } from '../support/environment';
+import { sdkClientConfig } from '../support/servers';
+import { drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
 
-let redisServer: RedisServer;
-let emulator: EmulatorServer;
-let sqs: SQSClient;
-let sns: SNSClient;
-let redis: Redis;
+const servers = useServers({ appendOnly: true });
 let topologyCount = 0;
 const running: RunningWorker[] = [];
-
-beforeAll(async () => {
-  [redisServer, emulator] = await Promise.all([startRedis({ appendOnly: true }), startEmulator()]);
-  ({ sqs, sns } = clientsFor(emulator));
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-});
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((w) => w.stop()));
 });
 
-afterAll(async () => {
-  redis?.disconnect();
-  sqs?.destroy();
-  sns?.destroy();
-  await Promise.all([redisServer?.stop(), emulator?.stop()]);
-});
-
 async function topology(
   options: { rawDelivery?: boolean; visibilityTimeoutSeconds?: number } = {},
 ) {
-  return createSesTopology(sqs, sns, { name: `pipeline-${++topologyCount}`, ...options });
+  return createSesTopology(servers.sqs, servers.sns, {
+    name: `pipeline-${++topologyCount}`,
+    ...options,
+  });
 }
 
 async function worker(
@@ -68,15 +46,15 @@ async function worker(
   const config = loadConfig({
     SQS_QUEUE_URL: t.queueUrl,
     SQS_DLQ_URL: t.dlqUrl,
-    AWS_REGION: emulator.region,
-    REDIS_URL: redisServer.url,
+    AWS_REGION: servers.emulator.region,
+    REDIS_URL: servers.redisServer.url,
     BULLMQ_PREFIX: prefix,
     HTTP_PORT: '0',
     SQS_WAIT_TIME_SECONDS: '1',
     SNS_VERIFY_SIGNATURES: 'false',
     ...env,
   });
-  const { endpoint, credentials } = sdkClientConfig(emulator);
+  const { endpoint, credentials } = sdkClientConfig(servers.emulator);
   const started = await startWorker({
     config,
     log: pino({ level: 'silent' }),
@@ -87,7 +65,9 @@ async function worker(
 }
 
 const queuesFor = (prefix: string) =>
-  new Map(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: redis, prefix })]));
+  new Map(
+    QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: servers.redis, prefix })]),
+  );
 
 const specsOf = (body: string): JobSpec[] => {
   const decoded = decodeSqsBody(body);
@@ -114,7 +94,7 @@ async function allCompleted(
 }
 
 const queueEmpty = async (queueUrl: string) => {
-  const depth = await queueDepth(sqs, queueUrl);
+  const depth = await queueDepth(servers.sqs, queueUrl);
   return depth.visible === 0 && depth.inFlight === 0;
 };
 
@@ -132,7 +112,7 @@ describe.each([
     const t = await topology({ rawDelivery });
     const { prefix } = await worker(t);
     const bodies = samples.map(fixtureText);
-    await publishAll(sns, t.topicArn, bodies);
+    await publishAll(servers.sns, t.topicArn, bodies);
 
     const expected = expectedJobIds(bodies);
     await eventually(() => allCompleted(prefix, expected), 'every job completed');
@@ -148,7 +128,7 @@ describe.each([
     } finally {
       await Promise.all([...queues.values()].map((q) => q.close()));
     }
-    expect(await drainVisible(sqs, t.dlqUrl)).toEqual([]);
+    expect(await drainVisible(servers.sqs, t.dlqUrl)).toEqual([]);
   });
 });
 
@@ -164,13 +144,13 @@ it('a poison message lands in the DLQ with its error, and the rest of its batch 
     ),
   ];
   // One SendMessageBatch, received as one batch of ten by one poller.
-  await sendAll(sqs, t.queueUrl, [...poison, ...good]);
+  await sendAll(servers.sqs, t.queueUrl, [...poison, ...good]);
   const { prefix, worker: w } = await worker(t, { SQS_POLLERS: '1' });
 
   await eventually(() => allCompleted(prefix, expectedJobIds(good)), 'the good messages’ jobs');
   await eventually(() => queueEmpty(t.queueUrl), 'the queue to be empty');
   const deadLetters = await eventually(async () => {
-    const messages = await drainVisible(sqs, t.dlqUrl, 0);
+    const messages = await drainVisible(servers.sqs, t.dlqUrl, 0);
     return messages.length === 3 ? messages : null;
   }, 'three dead letters');
 
@@ -195,8 +175,8 @@ it('a poison message lands in the DLQ with its error, and the rest of its batch 
 it('the same notification delivered four times (raw and enveloped) makes one job per queue', async () => {
   const t = await topology();
   const [body] = syntheticNotifications(1, 2000); // a permanent bounce
-  await sendAll(sqs, t.queueUrl, [body!, body!, body!]);
-  await publishAll(sns, t.topicArn, [body!]);
+  await sendAll(servers.sqs, t.queueUrl, [body!, body!, body!]);
+  await publishAll(servers.sns, t.topicArn, [body!]);
   const { prefix, worker: w } = await worker(t);
 
   await eventually(() => queueEmpty(t.queueUrl), 'all four deliveries consumed');
@@ -221,7 +201,9 @@ it('the same notification delivered four times (raw and enveloped) makes one job
   const address = specsOf(body!).find((s) => s.queue === 'suppression')!.data as {
     address: string;
   };
-  expect(await redis.hget(`${prefix}:suppression:entry:${address.address}`, 'count')).toBe('1');
+  expect(await servers.redis.hget(`${prefix}:suppression:entry:${address.address}`, 'count')).toBe(
+    '1',
+  );
 });
 
 it('Redis stopped mid-run: nothing is deleted while it is down; restarted, everything is processed', async () => {
@@ -231,22 +213,22 @@ it('Redis stopped mid-run: nothing is deleted while it is down; restarted, every
     SQS_HEARTBEAT_INTERVAL: '1',
   });
   const first = syntheticNotifications(30, 3000);
-  await publishAll(sns, t.topicArn, first);
+  await publishAll(servers.sns, t.topicArn, first);
   await eventually(() => queueEmpty(t.queueUrl), 'the first messages consumed');
 
-  await redisServer.kill();
+  await servers.redisServer.kill();
   const deleted = async () => (await w.metrics.messagesDeleted.get()).values[0]?.value ?? 0;
   const deletedBefore = await deleted();
   const second = syntheticNotifications(30, 4000);
-  await publishAll(sns, t.topicArn, second);
+  await publishAll(servers.sns, t.topicArn, second);
   await eventually(async () => !(await w.readiness()).ready, '/readyz to report not ready');
   // The ingest holds polling and retries; give it a few visibility timeouts' worth of chances.
   await new Promise((resolve) => setTimeout(resolve, 5000));
   expect(await deleted()).toBe(deletedBefore);
-  const depth = await queueDepth(sqs, t.queueUrl);
+  const depth = await queueDepth(servers.sqs, t.queueUrl);
   expect(depth.visible + depth.inFlight).toBe(second.length);
 
-  await redisServer.restart();
+  await servers.redisServer.restart();
   await eventually(() => queueEmpty(t.queueUrl), 'the queue drained after Redis came back', 30_000);
   await eventually(
     () => allCompleted(prefix, expectedJobIds([...first, ...second])),

@@ -3,49 +3,24 @@
  * of a batch, and two replicas on one queue. A batch is held "in the middle" deterministically
  * with Redis's `CLIENT PAUSE … WRITE`: the worker receives from SQS, then its job writes wait.
  */
-import type { SNSClient } from '@aws-sdk/client-sns';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
 import type { QueueName } from '../../domain/jobs';
 import { eventually } from '../support/await';
+import { useServers } from '../support/environment';
 import { expectedJobIds, syntheticNotifications } from '../support/notifications';
-import {
-  startEmulator,
-  startRedis,
-  type EmulatorServer,
-  type RedisServer,
-} from '../support/servers';
-import { clientsFor, publishAll, queueDepth } from '../support/sqs';
+import { publishAll, queueDepth } from '../support/sqs';
 import { scrapeCounter, spawnWorker, type WorkerProcess } from '../support/workerProcess';
 
-let redisServer: RedisServer;
-let emulator: EmulatorServer;
-let sqs: SQSClient;
-let sns: SNSClient;
-let redis: Redis;
+const servers = useServers();
 let run = 0;
 const children: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  [redisServer, emulator] = await Promise.all([startRedis(), startEmulator()]);
-  ({ sqs, sns } = clientsFor(emulator));
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-});
 
 afterEach(async () => {
   for (const child of children.splice(0)) {
     if (child.child.exitCode === null) child.child.kill('SIGKILL');
     await child.exited;
   }
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  sqs?.destroy();
-  sns?.destroy();
-  await Promise.all([redisServer?.stop(), emulator?.stop()]);
 });
 
 interface Setup {
@@ -56,7 +31,7 @@ interface Setup {
 
 async function setup(visibilityTimeoutSeconds = 30): Promise<Setup> {
   run++;
-  const topology = await createSesTopology(sqs, sns, {
+  const topology = await createSesTopology(servers.sqs, servers.sns, {
     name: `processes-${run}`,
     visibilityTimeoutSeconds,
   });
@@ -68,9 +43,9 @@ async function setup(visibilityTimeoutSeconds = 30): Promise<Setup> {
       const child = spawnWorker({
         SQS_QUEUE_URL: topology.queueUrl,
         SQS_DLQ_URL: topology.dlqUrl,
-        AWS_REGION: emulator.region,
-        AWS_ENDPOINT_URL: emulator.endpoint,
-        REDIS_URL: redisServer.url,
+        AWS_REGION: servers.emulator.region,
+        AWS_ENDPOINT_URL: servers.emulator.endpoint,
+        REDIS_URL: servers.redisServer.url,
         BULLMQ_PREFIX: prefix,
         SQS_VISIBILITY_TIMEOUT: String(visibilityTimeoutSeconds),
         ...env,
@@ -86,7 +61,7 @@ async function completedExactly(
   expected: Map<QueueName, Set<string>>,
 ): Promise<boolean> {
   for (const [name, ids] of expected) {
-    const queue = new Queue(name, { connection: redis, prefix });
+    const queue = new Queue(name, { connection: servers.redis, prefix });
     try {
       const counts = await queue.getJobCounts(
         'completed',
@@ -107,28 +82,33 @@ async function completedExactly(
 }
 
 const drained = async (queueUrl: string) => {
-  const depth = await queueDepth(sqs, queueUrl);
+  const depth = await queueDepth(servers.sqs, queueUrl);
   return depth.visible === 0 && depth.inFlight === 0;
 };
 
-/** Holds every Redis write for `ms`: batches received meanwhile wait on their job adds. */
-const pauseWrites = (ms: number) => redis.call('CLIENT', 'PAUSE', String(ms), 'WRITE');
+/**
+ * Holds every Redis write for 1.5 s and returns once the worker has received a batch meanwhile:
+ * that batch is now in hand, waiting on its job adds.
+ */
+async function holdABatch(worker: WorkerProcess): Promise<void> {
+  await servers.redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+  const received = worker.count('batch received');
+  await worker.waitForLog(
+    () => worker.count('batch received') > received,
+    'a batch received while writes are paused',
+  );
+}
 
 it('SIGTERM during a batch: the batch completes and the process exits 0 within the deadline', async () => {
   // Stopping aborts the long polls in progress; a message the emulator had already handed to an
   // aborted poll stays invisible for the visibility timeout, so keep that short.
   const s = await setup(4);
   const bodies = syntheticNotifications(200, 10_000);
-  await publishAll(sns, s.topology.topicArn, bodies);
+  await publishAll(servers.sns, s.topology.topicArn, bodies);
   const worker = s.start({ SHUTDOWN_TIMEOUT_MS: '10000' });
   await worker.waitForLog((l) => l.msg === 'batch done', 'a first batch');
 
-  await pauseWrites(1500);
-  const received = worker.count('batch received');
-  await worker.waitForLog(
-    () => worker.count('batch received') > received,
-    'a batch received while writes are paused',
-  );
+  await holdABatch(worker);
   const signalledAt = Date.now();
   worker.child.kill('SIGTERM');
 
@@ -155,19 +135,14 @@ it('SIGTERM during a batch: the batch completes and the process exits 0 within t
 it('SIGKILL during a batch: its messages come back after the visibility timeout and are processed once', async () => {
   const s = await setup(3);
   const bodies = syntheticNotifications(100, 20_000);
-  await publishAll(sns, s.topology.topicArn, bodies);
+  await publishAll(servers.sns, s.topology.topicArn, bodies);
   const first = s.start({ SQS_HEARTBEAT_INTERVAL: '1', JOB_LOCK_MS: '2000' });
   await first.waitForLog((l) => l.msg === 'batch done', 'a first batch');
 
-  await pauseWrites(1500);
-  const received = first.count('batch received');
-  await first.waitForLog(
-    () => first.count('batch received') > received,
-    'a batch received while writes are paused',
-  );
+  await holdABatch(first);
   first.child.kill('SIGKILL');
   expect(await first.exited).toBe('SIGKILL');
-  const depth = await queueDepth(sqs, s.topology.queueUrl);
+  const depth = await queueDepth(servers.sqs, s.topology.queueUrl);
   expect(depth.visible + depth.inFlight).toBeGreaterThan(0);
 
   // A short job lock: the jobs the killed process held active go back to the queue quickly.
@@ -186,7 +161,7 @@ it('two worker processes on one queue: every job exactly once, every message del
   const bodies = syntheticNotifications(300, 30_000);
   const replicas = [s.start(), s.start()];
   const ports = await Promise.all(replicas.map((r) => r.httpPort()));
-  await publishAll(sns, s.topology.topicArn, bodies);
+  await publishAll(servers.sns, s.topology.topicArn, bodies);
 
   await eventually(() => drained(s.topology.queueUrl), 'the queue drained by both replicas');
   await eventually(
