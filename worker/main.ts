@@ -56,12 +56,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let stopping = false;
 
   // Producers must fail fast while Redis is down (nothing is deleted then); workers wait it out.
+  // Both connect at once (no lazyConnect): BullMQ initialises a queue or worker once, waiting for
+  // a connecting client to be ready, but failing for good on a client that was never connected.
   const producerRedis = new Redis(config.redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    lazyConnect: true,
   });
-  const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   for (const [name, redis] of [
     ['producer', producerRedis],
     ['worker', workerRedis],
@@ -73,9 +74,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       ),
     );
   }
-  await producerRedis.connect().catch((error: Error) => {
-    log.warn({ err: error.message }, 'redis not reachable at start; the ingest waits for it');
-  });
 
   const jobQueues: JobQueues = makeJobQueues(producerRedis, config.bullmqPrefix, config.jobs);
   const sqs: SQSClient | null = ingests

@@ -43,7 +43,9 @@ export function makeJobQueues(connection: Redis, prefix: string, policy: JobPoli
   const queues = new Map(
     QUEUE_NAMES.map((name) => [
       name,
-      new Queue(name, { connection, prefix, defaultJobOptions, skipWaitingForReady: true }),
+      // Not skipWaitingForReady: a queue created while Redis is down would fail its one-time
+      // initialisation (INFO, with no offline queue) and stay broken after Redis came back.
+      new Queue(name, { connection, prefix, defaultJobOptions }),
     ]),
   );
   for (const queue of queues.values()) {

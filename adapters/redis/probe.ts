@@ -10,13 +10,15 @@ export async function redisUnreachable(url: string, timeoutMs = 2000): Promise<s
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
   });
-  redis.on('error', () => undefined);
+  // connect() rejects with a generic "Connection is closed."; the socket's error says why.
+  let cause: string | null = null;
+  redis.on('error', (error: Error) => (cause ??= error.message));
   try {
     await redis.connect();
     await redis.ping();
     return null;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return cause ?? (error instanceof Error ? error.message : String(error));
   } finally {
     redis.disconnect();
   }

@@ -85,7 +85,10 @@ async function allCompleted(
       const counts = await queues
         .get(name)!
         .getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
-      if (counts.completed !== ids.size) return false;
+      // Thrown, not false: `eventually` reports the last counts if it times out.
+      if (counts.completed !== ids.size) {
+        throw new Error(`${name}: ${JSON.stringify(counts)}, expected ${ids.size} completed`);
+      }
     }
     return true;
   } finally {
@@ -211,6 +214,8 @@ it('Redis stopped mid-run: nothing is deleted while it is down; restarted, every
   const { prefix, worker: w } = await worker(t, {
     SQS_VISIBILITY_TIMEOUT: '2',
     SQS_HEARTBEAT_INTERVAL: '1',
+    // A job whose completion Redis never recorded stays active until its lock lapses.
+    JOB_LOCK_MS: '2000',
   });
   const first = syntheticNotifications(30, 3000);
   await publishAll(servers.sns, t.topicArn, first);
@@ -236,4 +241,19 @@ it('Redis stopped mid-run: nothing is deleted while it is down; restarted, every
     30_000,
   );
   await eventually(async () => (await w.readiness()).ready, '/readyz ready again');
+});
+
+it('Redis unreachable at start: the worker starts, reports not ready, and begins once Redis is up', async () => {
+  const t = await topology();
+  await servers.redisServer.kill();
+  const { prefix, worker: w } = await worker(t);
+  const bodies = syntheticNotifications(20, 5000);
+  await publishAll(servers.sns, t.topicArn, bodies);
+  expect((await w.readiness()).checks.redis).toMatch(/^unreachable/);
+  expect((await queueDepth(servers.sqs, t.queueUrl)).visible).toBe(bodies.length);
+
+  await servers.redisServer.restart();
+  await eventually(() => queueEmpty(t.queueUrl), 'the queue drained once Redis is up', 30_000);
+  await eventually(() => allCompleted(prefix, expectedJobIds(bodies)), 'every job', 30_000);
+  expect((await w.readiness()).ready).toBe(true);
 });
