@@ -76,9 +76,16 @@ export interface InboundJob {
   readonly content: string | null;
 }
 
-export interface MetricsJob {
+/** One event to count: its id makes the count exact under redelivery (see the processor). */
+export interface CountedEvent {
+  readonly id: string;
   readonly kind: DomainEventKind;
   readonly configurationSet: string | null;
+}
+
+/** The events of one SQS batch: one metrics job per batch, not per event. */
+export interface MetricsJob {
+  readonly events: readonly CountedEvent[];
 }
 
 export interface JobDataByQueue {

@@ -10,20 +10,29 @@ import type { DomainEvent, ReceivedEvent } from './events';
 import { fnv1a64 } from './hash';
 import type { InboundJob, JobSpec, SuppressionJob } from './jobs';
 
-/** Every job an event calls for: its suppression and inbound work, and one metrics job. */
+/** The jobs an event calls for on its own: its suppression and inbound work. */
 export function routeEvent(event: DomainEvent): JobSpec[] {
-  const id = eventId(event);
-  const jobs: JobSpec[] = [
-    ...suppressionJobs(event),
-    ...inboundJobs(event),
-    {
-      queue: 'metrics',
-      name: event.kind,
-      id: `metrics/${id}`,
-      data: { kind: event.kind, configurationSet: configurationSetOf(event) },
-    },
-  ];
-  return jobs;
+  return [...suppressionJobs(event), ...inboundJobs(event)];
+}
+
+/**
+ * One metrics job for the events of a batch (per-event jobs would double the Redis work of the
+ * ingest). Its id is a hash of the event ids, so a batch redelivered whole adds nothing; events
+ * redelivered in another batch are recognised by the processor, by event id.
+ */
+export function metricsJob(events: readonly DomainEvent[]): JobSpec | null {
+  if (events.length === 0) return null;
+  const counted = events.map((event) => ({
+    id: eventId(event),
+    kind: event.kind,
+    configurationSet: configurationSetOf(event),
+  }));
+  return {
+    queue: 'metrics',
+    name: 'batch',
+    id: `metrics/batch/${fnv1a64(counted.map((e) => e.id).sort())}`,
+    data: { events: counted },
+  };
 }
 
 /**

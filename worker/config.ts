@@ -97,6 +97,7 @@ export const EnvCodec = struct({
   JOB_KEEP_COMPLETED_SECONDS: optional(integer(0, 31_536_000)),
   JOB_KEEP_FAILED_SECONDS: optional(integer(0, 31_536_000)),
   METRICS_MAX_CONFIGURATION_SETS: optional(integer(1, 10_000)),
+  METRICS_DEDUPE_SECONDS: optional(integer(1, 31_536_000)),
   SHUTDOWN_TIMEOUT_MS: optional(integer(1000, 3_600_000)),
 });
 
@@ -132,6 +133,8 @@ export interface WorkerConfig {
   readonly snsVerifySignatures: boolean;
   readonly logLevel: LogLevel;
   readonly metricsMaxConfigurationSets: number;
+  /** How long an event id is remembered so a redelivery is not counted twice. */
+  readonly metricsDedupeSeconds: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -201,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     snsVerifySignatures: e.SNS_VERIFY_SIGNATURES ?? true,
     logLevel: e.LOG_LEVEL ?? 'info',
     metricsMaxConfigurationSets: e.METRICS_MAX_CONFIGURATION_SETS ?? 100,
+    metricsDedupeSeconds: e.METRICS_DEDUPE_SECONDS ?? 3600,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25_000,
   };
 }

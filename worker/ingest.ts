@@ -13,9 +13,9 @@ import type { FailedIds, PoisonMessage } from '../adapters/sqs/messages';
 import type { Metrics } from '../adapters/metrics/registry';
 import { decodeSqsBody } from '../domain/decode';
 import type { DomainEvent } from '../domain/events';
-import type { JobSpec } from '../domain/jobs';
+import type { JobSpec, QueueName } from '../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../domain/ports';
-import { routeEvent } from '../domain/routing';
+import { metricsJob, routeEvent } from '../domain/routing';
 
 export type MessageOutcome =
   | {
@@ -46,6 +46,8 @@ export interface IngestDeps {
 
 interface Routed {
   readonly message: Message;
+  readonly event: DomainEvent;
+  /** The event's own jobs; every message also depends on its batch's metrics job. */
   readonly jobs: readonly JobSpec[];
 }
 
@@ -93,11 +95,19 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       continue;
     }
     deps.onEvent?.(decoded.right, message);
-    routed.push({ message, jobs: routeEvent(decoded.right) });
+    routed.push({ message, event: decoded.right, jobs: routeEvent(decoded.right) });
   }
 
-  const enqueued = await enqueueAll(routed, deps);
-  const accepted = routed.filter((r) => r.jobs.every((job) => !enqueued.failed.has(job.queue)));
+  const batchMetrics = metricsJob(routed.map((r) => r.event));
+  const enqueued = await enqueueAll(
+    [...routed.flatMap((r) => r.jobs), ...(batchMetrics ? [batchMetrics] : [])],
+    deps,
+  );
+  const queuesOf = (r: Routed): QueueName[] => [
+    ...r.jobs.map((job) => job.queue),
+    ...(batchMetrics ? [batchMetrics.queue] : []),
+  ];
+  const accepted = routed.filter((r) => queuesOf(r).every((queue) => !enqueued.failed.has(queue)));
   const refused = routed.filter((r) => !accepted.includes(r));
   for (const [queue, error] of enqueued.failed) {
     log.error(
@@ -137,7 +147,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
     });
   }
   for (const r of refused) {
-    const cause = `enqueue failed: ${[...new Set(r.jobs.map((j) => j.queue))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
+    const cause = `enqueue failed: ${[...new Set(queuesOf(r))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
     outcomes.set(idOf(r.message), { type: 'retryLater', messageId: idOf(r.message), cause });
     metrics.messagesRetried.inc({ cause: 'enqueue' });
   }
@@ -166,8 +176,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
   return messages.map((m) => outcomes.get(idOf(m))!);
 }
 
-async function enqueueAll(routed: readonly Routed[], deps: IngestDeps): Promise<EnqueueOutcome> {
-  const jobs = routed.flatMap((r) => r.jobs);
+async function enqueueAll(jobs: readonly JobSpec[], deps: IngestDeps): Promise<EnqueueOutcome> {
   if (jobs.length === 0) return { failed: new Map() };
   const stopTimer = deps.metrics.enqueueSeconds.startTimer();
   try {

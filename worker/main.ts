@@ -10,6 +10,7 @@ import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
 import { startQueueWorker } from '../adapters/bullmq/workers';
 import { startHttpServer, type HttpServer, type ReadinessReport } from '../adapters/http/server';
 import { makeMetrics, type Metrics } from '../adapters/metrics/registry';
+import { makeEventMarkers } from '../adapters/redis/eventMarkers';
 import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
 import { makeSqsClient } from '../adapters/sqs/client';
 import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
@@ -243,7 +244,15 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
     startQueueWorker<MetricsJob>({
       ...common,
       queue: 'metrics',
-      process: makeMetricsProcessor(metrics, config.metricsMaxConfigurationSets),
+      process: makeMetricsProcessor(
+        metrics,
+        makeEventMarkers(
+          workerRedis,
+          `${config.bullmqPrefix}:metrics`,
+          config.metricsDedupeSeconds,
+        ),
+        config.metricsMaxConfigurationSets,
+      ),
     }),
   ];
 }

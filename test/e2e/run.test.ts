@@ -125,7 +125,11 @@ describe('ses-worker demo', () => {
       /Publishing 34 sample notifications through SNS, and 1 undecodable message/,
     );
     expect(stdout).toMatch(/^ {2}received +12 /m);
-    expect(stdout).toMatch(/^ {2}metrics +completed 34, failed 0, waiting 0$/m);
+    expect(stdout).toMatch(/^ {2}suppression +completed 17, failed 0, waiting 0$/m);
+    expect(stdout).toMatch(/^ {2}inbound +completed 12, failed 0, waiting 0$/m);
+    // One metrics job per batch: how many depends on how SQS batched; every event counted once.
+    const counted = [...stdout.matchAll(/^ {2}\w+ +(\d+) {2}configuration set:/gm)];
+    expect(counted.reduce((sum, m) => sum + Number(m[1]), 0)).toBe(34);
     expect(stdout).toMatch(/^Suppressed addresses \(8\):$/m);
     expect(stdout).toMatch(
       /^Dead-letter queue \(1\):\n {2}decode\/invalid: at mail: expected object/m,

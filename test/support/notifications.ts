@@ -4,8 +4,9 @@
  */
 import { isRight } from 'fp-ts/Either';
 import { decodeSqsBody } from '../../domain/decode';
-import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
-import { routeEvent } from '../../domain/routing';
+import type { DomainEvent } from '../../domain/events';
+import type { QueueName } from '../../domain/jobs';
+import { eventId, routeEvent } from '../../domain/routing';
 import { fixtureJson } from './fixtures';
 
 // Fixture JSON, reshaped freely: the decoder, not this type, checks the result.
@@ -56,13 +57,25 @@ export function syntheticNotifications(count: number, from = 0): string[] {
   return Array.from({ length: count }, (_, i) => syntheticNotification(from + i));
 }
 
-/** The job ids the bodies call for, per queue (what the worker must end up with). */
+/** The per-event job ids the bodies call for, per queue (metrics jobs are per batch). */
 export function expectedJobIds(bodies: readonly string[]): Map<QueueName, Set<string>> {
-  const ids = new Map<QueueName, Set<string>>(QUEUE_NAMES.map((q) => [q, new Set()]));
+  const ids = new Map<QueueName, Set<string>>([
+    ['suppression', new Set()],
+    ['inbound', new Set()],
+  ]);
   for (const body of bodies) {
-    const decoded = decodeSqsBody(body);
-    if (!isRight(decoded)) throw new Error(`sample does not decode: ${decoded.left.message}`);
-    for (const job of routeEvent(decoded.right)) ids.get(job.queue)!.add(job.id);
+    for (const job of routeEvent(decoded(body))) ids.get(job.queue)!.add(job.id);
   }
   return ids;
+}
+
+/** How many distinct events the bodies hold: what `ses_events_total` must add up to. */
+export function distinctEvents(bodies: readonly string[]): number {
+  return new Set(bodies.map((body) => eventId(decoded(body)))).size;
+}
+
+function decoded(body: string): DomainEvent {
+  const result = decodeSqsBody(body);
+  if (!isRight(result)) throw new Error(`sample does not decode: ${result.left.message}`);
+  return result.right;
 }

@@ -19,7 +19,7 @@ import { makeSqsClient } from '../../adapters/sqs/client';
 import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
 import { decodeSqsBody } from '../../domain/decode';
 import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
-import { routeEvent } from '../../domain/routing';
+import { eventId, routeEvent } from '../../domain/routing';
 import { EXIT, type Io } from '../io';
 import { start } from './run';
 
@@ -67,8 +67,10 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
       new SendMessageCommand({ QueueUrl: topology!.queueUrl, MessageBody: POISON_BODY }),
     );
 
-    const expected = expectedJobs(samples.map((s) => s.text));
-    const done = await waitForJobs(queues, expected, DEADLINE_MS);
+    const expected = expectedWork(samples.map((s) => s.text));
+    const countedEvents = async () =>
+      (await started.worker.metrics.sesEvents.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const done = await waitForWork(queues, expected, countedEvents, DEADLINE_MS);
     const counts = await Promise.all(
       queues.map(async (q) => [q.name, await q.getJobCounts()] as const),
     );
@@ -136,20 +138,26 @@ function loadSamples(): Sample[] {
   );
 }
 
-/** The distinct job ids the samples call for, per queue: what "all jobs done" means. */
-function expectedJobs(bodies: readonly string[]): Map<QueueName, number> {
+/**
+ * What "done" means for the samples: their distinct per-event job ids per queue, and their
+ * distinct events, which the metrics jobs (one per batch) must have counted.
+ */
+function expectedWork(bodies: readonly string[]): { jobs: Map<QueueName, number>; events: number } {
   const ids = new Map<QueueName, Set<string>>(QUEUE_NAMES.map((q) => [q, new Set()]));
+  const events = new Set<string>();
   for (const body of bodies) {
     const decoded = decodeSqsBody(body);
-    if (isRight(decoded))
-      for (const job of routeEvent(decoded.right)) ids.get(job.queue)!.add(job.id);
+    if (!isRight(decoded)) continue;
+    events.add(eventId(decoded.right));
+    for (const job of routeEvent(decoded.right)) ids.get(job.queue)!.add(job.id);
   }
-  return new Map([...ids].map(([q, set]) => [q, set.size]));
+  return { jobs: new Map([...ids].map(([q, set]) => [q, set.size])), events: events.size };
 }
 
-async function waitForJobs(
+async function waitForWork(
   queues: readonly Queue[],
-  expected: Map<QueueName, number>,
+  expected: ReturnType<typeof expectedWork>,
+  countedEvents: () => Promise<number>,
   deadlineMs: number,
 ): Promise<boolean> {
   const end = Date.now() + deadlineMs;
@@ -157,10 +165,12 @@ async function waitForJobs(
     const finished = await Promise.all(
       queues.map(async (q) => {
         const c = await q.getJobCounts('completed', 'failed');
-        return (c.completed ?? 0) + (c.failed ?? 0) >= (expected.get(q.name as QueueName) ?? 0);
+        return (
+          (c.completed ?? 0) + (c.failed ?? 0) >= (expected.jobs.get(q.name as QueueName) ?? 0)
+        );
       }),
     );
-    if (finished.every(Boolean)) return true;
+    if (finished.every(Boolean) && (await countedEvents()) >= expected.events) return true;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;

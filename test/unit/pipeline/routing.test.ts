@@ -8,7 +8,7 @@ import { decodeSqsBody } from '../../../domain/decode';
 import type { DomainEvent } from '../../../domain/events';
 import { fnv1a64, fnv1a64Text } from '../../../domain/hash';
 import type { JobSpec } from '../../../domain/jobs';
-import { eventId, idPart, routeEvent } from '../../../domain/routing';
+import { eventId, idPart, metricsJob, routeEvent } from '../../../domain/routing';
 import { fixtureJson, fixtureNames, fixtureText, snsBody } from '../../support/fixtures';
 
 const event = (body: string): DomainEvent => {
@@ -26,9 +26,9 @@ const samples = [
 ];
 
 describe('routeEvent', () => {
-  it.each(samples)('%s: one metrics job, ids unique and free of ":"', (name) => {
+  it.each(samples)('%s: no metrics job of its own, ids unique and free of ":"', (name) => {
     const jobs = jobsOf(name);
-    expect(byQueue(jobs, 'metrics')).toHaveLength(1);
+    expect(byQueue(jobs, 'metrics')).toHaveLength(0);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
     for (const job of jobs) expect(job.id).not.toContain(':');
   });
@@ -118,23 +118,12 @@ describe('routeEvent', () => {
     }
   });
 
-  it('metrics jobs name the kind and configuration set', () => {
-    expect(byQueue(jobsOf('event-publishing/open.json'), 'metrics')[0]!.data).toEqual({
-      kind: 'open',
-      configurationSet: 'ConfigSet',
-    });
-    expect(byQueue(jobsOf('notifications/delivery.json'), 'metrics')[0]!.data).toEqual({
-      kind: 'delivery',
-      configurationSet: null,
-    });
-  });
-
-  it('SNS control messages only count as metrics', () => {
+  it('SNS control messages call for no jobs of their own', () => {
     for (const name of [
       'sns/subscription-confirmation.json',
       'sns/unsubscribe-confirmation.json',
     ]) {
-      expect(jobsOf(name).map((j) => j.queue)).toEqual(['metrics']);
+      expect(jobsOf(name)).toEqual([]);
     }
   });
 
@@ -142,6 +131,36 @@ describe('routeEvent', () => {
     const json = fixtureJson<{ open: { timestamp: string } }>('event-publishing/open.json');
     const later = { ...json, open: { ...json.open, timestamp: '2030-01-01T00:00:00.000Z' } };
     expect(eventId(event(JSON.stringify(later)))).not.toBe(eventId(event(JSON.stringify(json))));
+  });
+});
+
+describe('metricsJob', () => {
+  const events = [
+    'event-publishing/open.json',
+    'notifications/delivery.json',
+    'sns/subscription-confirmation.json',
+  ].map((name) => event(fixtureText(name)));
+
+  it('one job for the batch, naming each event with its id, kind and configuration set', () => {
+    const job = metricsJob(events);
+    expect(job?.queue).toBe('metrics');
+    expect(job?.data).toEqual({
+      events: [
+        { id: eventId(events[0]!), kind: 'open', configurationSet: 'ConfigSet' },
+        { id: eventId(events[1]!), kind: 'delivery', configurationSet: null },
+        { id: eventId(events[2]!), kind: 'snsSubscriptionConfirmation', configurationSet: null },
+      ],
+    });
+    expect(job?.id).not.toContain(':');
+  });
+
+  it('the same events in any order make the same job id; other events another', () => {
+    expect(metricsJob([...events].reverse())?.id).toBe(metricsJob(events)?.id);
+    expect(metricsJob(events.slice(1))?.id).not.toBe(metricsJob(events)?.id);
+  });
+
+  it('no events, no job', () => {
+    expect(metricsJob([])).toBeNull();
   });
 });
 
