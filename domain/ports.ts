@@ -8,8 +8,8 @@ import type { JobSpec, QueueName } from './jobs';
 /** Where jobs go (BullMQ). Each queue's jobs are accepted or refused together. */
 export interface JobSink {
   enqueue(jobs: readonly JobSpec[]): Promise<EnqueueOutcome>;
-  /** True when an enqueue would reach the store now; used to hold polling while it is down. */
-  isWritable(): Promise<boolean>;
+  /** True while connected to the store; polling holds while it is not. */
+  isConnected(): boolean;
 }
 
 export interface EnqueueOutcome {

@@ -182,7 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       region: e.AWS_REGION ?? null,
       customEndpoint: e.AWS_ENDPOINT_URL_SQS !== undefined || e.AWS_ENDPOINT_URL !== undefined,
       batchSize: e.SQS_BATCH_SIZE ?? 10,
-      pollers: e.SQS_POLLERS ?? 2,
+      pollers: e.SQS_POLLERS ?? 4,
       waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS ?? 20,
       visibilityTimeoutSeconds,
       heartbeatIntervalSeconds,

@@ -18,6 +18,7 @@ import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
 import type { InboundJob, MetricsJob, QueueName, SuppressionJob } from '../domain/jobs';
 import type { WorkerConfig } from './config';
+import { makeEnqueueGate } from './enqueueGate';
 import { ingestBatch } from './ingest';
 import { makeInboundProcessor } from './processors/inbound';
 import { makeMetricsProcessor } from './processors/metrics';
@@ -41,8 +42,6 @@ export interface RunningWorker {
   /** Stops polling, finishes the batch in hand and the active jobs, closes connections. */
   stop(): Promise<void>;
 }
-
-const MAX_HOLD_MS = 30_000;
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { config, log } = options;
@@ -172,7 +171,7 @@ function startIngest(
     }
   };
 
-  let holdMs = 0;
+  const gate = makeEnqueueGate(() => sink.isConnected(), isStopping, log);
   return startPollers({
     sqs,
     queueUrl,
@@ -191,17 +190,12 @@ function startIngest(
         metrics,
         log,
       });
+      gate.enqueued(
+        !outcomes.some((o) => o.type === 'retryLater' && o.cause.startsWith('enqueue')),
+      );
       log.debug({ outcomes }, 'batch done');
     },
-    // While Redis refuses writes, receiving would only cycle messages: hold, backing off.
-    beforeReceive: async () => {
-      while (!isStopping() && !(await sink.isWritable())) {
-        holdMs = Math.min(MAX_HOLD_MS, holdMs === 0 ? 500 : holdMs * 2);
-        log.warn({ retryInMs: holdMs }, 'redis not writable; holding SQS polling');
-        await sleepUnless(holdMs, isStopping);
-      }
-      holdMs = 0;
-    },
+    beforeReceive: () => gate.beforeReceive(),
     onError: (error, context) => {
       if (isStopping() && error.name === 'AbortError') return;
       if (isStopping() && /abort/i.test(error.message)) return;
@@ -306,13 +300,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function sleepUnless(ms: number, isStopping: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end && !isStopping()) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(100, end - Date.now())));
-  }
 }
 
 async function quit(redis: Redis): Promise<void> {

@@ -72,15 +72,7 @@ export function makeJobQueues(connection: Redis, prefix: string, policy: JobPoli
       );
       return { failed } satisfies EnqueueOutcome;
     },
-    async isWritable() {
-      if (connection.status !== 'ready') return false;
-      try {
-        await connection.ping();
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    isConnected: () => connection.status === 'ready',
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
     },

@@ -34,7 +34,7 @@ describe('loadConfig', () => {
         region: 'eu-west-1',
         customEndpoint: false,
         batchSize: 10,
-        pollers: 2,
+        pollers: 4,
         waitTimeSeconds: 20,
         visibilityTimeoutSeconds: 60,
         heartbeatIntervalSeconds: 20,

@@ -45,7 +45,7 @@ function harness(
       }
       return Promise.resolve({ failed });
     },
-    isWritable: () => Promise.resolve(true),
+    isConnected: () => true,
   };
   const fail = (ids: readonly string[], which: string[] | undefined): FailedIds =>
     new Map(ids.filter((id) => which?.includes(id)).map((id) => [id, 'refused']));

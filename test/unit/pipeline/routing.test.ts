@@ -186,3 +186,20 @@ describe('fnv1a64', () => {
     expect(fnv1a64(['', 'a'])).not.toBe(fnv1a64(['a', '']));
   });
 });
+
+describe('fnv1a64Text against a BigInt reference', () => {
+  const reference = (text: string): string => {
+    let hash = 0xcbf29ce484222325n;
+    for (const byte of new TextEncoder().encode(text)) {
+      hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+    return hash.toString(16).padStart(16, '0');
+  };
+  it('agrees on any text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => {
+        expect(fnv1a64Text(text)).toBe(reference(text));
+      }),
+    );
+  });
+});
