@@ -13,9 +13,6 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY domain ./domain
 COPY adapters ./adapters
 COPY worker ./worker
-COPY bench ./bench
-# tsconfig.build.json compiles this one test file too: the ingest bench starts its servers with it.
-COPY test/support/servers.ts ./test/support/servers.ts
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only ----
