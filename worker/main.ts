@@ -23,7 +23,7 @@ import { ingestBatch } from './ingest';
 import { makeInboundProcessor } from './processors/inbound';
 import { makeMetricsProcessor } from './processors/metrics';
 import { makeSuppressionProcessor } from './processors/suppression';
-import { confirmSubscription } from './subscriptions';
+import { confirmSubscription } from '../adapters/sns/subscriptions';
 
 export interface WorkerOptions {
   readonly config: WorkerConfig;

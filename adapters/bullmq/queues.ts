@@ -57,7 +57,11 @@ export function makeJobQueues(connection: Redis, prefix: string, policy: JobPoli
     queues,
     async enqueue(jobs) {
       const byQueue = new Map<QueueName, JobSpec[]>();
-      for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+      for (const job of jobs) {
+        const list = byQueue.get(job.queue);
+        if (list) list.push(job);
+        else byQueue.set(job.queue, [job]);
+      }
       const failed = new Map<QueueName, Error>();
       await Promise.all(
         [...byQueue].map(async ([name, specs]) => {

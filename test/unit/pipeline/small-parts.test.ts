@@ -1,7 +1,7 @@
 /** The small pure parts of the pipeline: label caps, dead-letter attributes, SubscribeURL checks. */
 import { deadLetterAttributes, ERROR_ATTRIBUTES } from '../../../adapters/sqs/messages';
 import { makeLabelCap, NO_CONFIGURATION_SET, OTHER_LABEL } from '../../../domain/labels';
-import { isSnsUrl } from '../../../worker/subscriptions';
+import { isSnsUrl } from '../../../adapters/sns/subscriptions';
 
 describe('makeLabelCap', () => {
   it('keeps the first N distinct values and counts the rest as other', () => {
