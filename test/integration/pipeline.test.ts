@@ -270,3 +270,20 @@ it('Redis unreachable at start: the worker starts, reports not ready, and begins
   await eventually(() => allCompleted(prefix, expectedJobIds(bodies)), 'every job', 30_000);
   expect((await w.readiness()).ready).toBe(true);
 });
+
+it('the heartbeat keeps a slow batch invisible past the visibility timeout: nothing is received twice', async () => {
+  const t = await topology({ visibilityTimeoutSeconds: 2 });
+  const bodies = syntheticNotifications(10, 6000);
+  await sendAll(servers.sqs, t.queueUrl, bodies);
+  // Job writes wait 4 s, twice the visibility timeout: only the heartbeat keeps the batch hidden.
+  await servers.redis.call('CLIENT', 'PAUSE', '4000', 'WRITE');
+  const { prefix, worker: w } = await worker(t, {
+    SQS_VISIBILITY_TIMEOUT: '2',
+    SQS_HEARTBEAT_INTERVAL: '1',
+    SQS_POLLERS: '2',
+  });
+  await eventually(() => queueEmpty(t.queueUrl), 'the slow batch done', 30_000);
+  await eventually(() => allCompleted(prefix, expectedJobIds(bodies)), 'every job');
+  const received = (await w.metrics.messagesReceived.get()).values[0]?.value;
+  expect(received).toBe(bodies.length);
+});

@@ -9,7 +9,8 @@ import type { QueueName } from '../../domain/jobs';
 import { eventually } from '../support/await';
 import { useServers } from '../support/environment';
 import { expectedJobIds, syntheticNotifications } from '../support/notifications';
-import { publishAll, queueDepth } from '../support/sqs';
+import { fixtureText } from '../support/fixtures';
+import { publishAll, queueDepth, sendAll } from '../support/sqs';
 import { scrapeCounter, spawnWorker, type WorkerProcess } from '../support/workerProcess';
 
 const servers = useServers();
@@ -177,4 +178,24 @@ it('two worker processes on one queue: every job exactly once, every message del
   );
   const received = await perReplica('ses_worker_sqs_messages_received_total');
   expect(received.every((n) => n > 0)).toBe(true);
+});
+
+it('an SNS subscription confirmation is logged with its SubscribeURL (not visited by default)', async () => {
+  const s = await setup();
+  const confirmation = fixtureText('sns/subscription-confirmation.json');
+  await sendAll(servers.sqs, s.topology.queueUrl, [confirmation]);
+  const worker = s.start();
+  const line = await worker.waitForLog(
+    (l) => l.msg.startsWith('SNS subscription confirmation received'),
+    'the confirmation logged',
+  );
+  const expected = JSON.parse(confirmation) as { SubscribeURL: string; TopicArn: string };
+  expect(line).toMatchObject({
+    level: 'warn',
+    subscribeUrl: expected.SubscribeURL,
+    topicArn: expected.TopicArn,
+  });
+  expect(line.msg).toContain('SNS_CONFIRM_SUBSCRIPTIONS=true');
+  await eventually(() => drained(s.topology.queueUrl), 'the confirmation deleted');
+  expect(worker.logs.some((l) => l.msg === 'SNS subscription confirmed')).toBe(false);
 });
