@@ -88,16 +88,18 @@ const drained = async (queueUrl: string) => {
 };
 
 /**
- * Holds every Redis write for 1.5 s and returns once the worker has received a batch meanwhile:
- * that batch is now in hand, waiting on its job adds.
+ * Starts a worker while every Redis write is held for 2.5 s, and returns once it has received a
+ * batch: that batch is then in hand, waiting on its job adds. (Pausing before the start, not
+ * during a run: a warm worker may have drained the queue before a pause could catch a batch.)
  */
-async function holdABatch(worker: WorkerProcess): Promise<void> {
-  await servers.redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
-  const received = worker.count('batch received');
+async function startHoldingABatch(start: () => WorkerProcess): Promise<WorkerProcess> {
+  await servers.redis.call('CLIENT', 'PAUSE', '2500', 'WRITE');
+  const worker = start();
   await worker.waitForLog(
-    () => worker.count('batch received') > received,
+    (l) => l.msg === 'batch received',
     'a batch received while writes are paused',
   );
+  return worker;
 }
 
 it('SIGTERM during a batch: the batch completes and the process exits 0 within the deadline', async () => {
@@ -106,10 +108,8 @@ it('SIGTERM during a batch: the batch completes and the process exits 0 within t
   const s = await setup(4);
   const bodies = syntheticNotifications(200, 10_000);
   await publishAll(servers.sns, s.topology.topicArn, bodies);
-  const worker = s.start({ SHUTDOWN_TIMEOUT_MS: '10000' });
-  await worker.waitForLog((l) => l.msg === 'batch done', 'a first batch');
+  const worker = await startHoldingABatch(() => s.start({ SHUTDOWN_TIMEOUT_MS: '10000' }));
 
-  await holdABatch(worker);
   const signalledAt = Date.now();
   worker.child.kill('SIGTERM');
 
@@ -137,10 +137,10 @@ it('SIGKILL during a batch: its messages come back after the visibility timeout 
   const s = await setup(3);
   const bodies = syntheticNotifications(100, 20_000);
   await publishAll(servers.sns, s.topology.topicArn, bodies);
-  const first = s.start({ SQS_HEARTBEAT_INTERVAL: '1', JOB_LOCK_MS: '2000' });
-  await first.waitForLog((l) => l.msg === 'batch done', 'a first batch');
+  const first = await startHoldingABatch(() =>
+    s.start({ SQS_HEARTBEAT_INTERVAL: '1', JOB_LOCK_MS: '2000' }),
+  );
 
-  await holdABatch(first);
   first.child.kill('SIGKILL');
   expect(await first.exited).toBe('SIGKILL');
   const depth = await queueDepth(servers.sqs, s.topology.queueUrl);
