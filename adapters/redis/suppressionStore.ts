@@ -28,16 +28,21 @@ redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[8])
 return 1
 `;
 
+type WithSuppress = Redis & {
+  sesWorkerSuppress(...keysThenArgs: string[]): Promise<number>;
+};
+
 export function makeSuppressionStore(redis: Redis, keyPrefix: string): SuppressionStore {
+  // A defined command runs by EVALSHA: the script travels once per connection, not per call.
+  redis.defineCommand('sesWorkerSuppress', { numberOfKeys: 3, lua: SUPPRESS });
+  const scripted = redis as WithSuppress;
   const entryKey = (address: string) => `${keyPrefix}:suppression:entry:${address}`;
   const appliedKey = (address: string) => `${keyPrefix}:suppression:applied:${address}`;
   const indexKey = `${keyPrefix}:suppression:index`;
 
   return {
     async suppress(address: EmailAddress, evidence: SuppressionEvidence) {
-      await redis.eval(
-        SUPPRESS,
-        3,
+      await scripted.sesWorkerSuppress(
         entryKey(address),
         appliedKey(address),
         indexKey,
