@@ -32,7 +32,15 @@ export type MessageOutcome =
     }
   /** Poison, but no DLQ is configured: left for the queue's redrive policy. */
   | { readonly type: 'leftForRedrive'; readonly messageId: string; readonly reason: string }
-  | { readonly type: 'retryLater'; readonly messageId: string; readonly cause: string };
+  | {
+      readonly type: 'retryLater';
+      readonly messageId: string;
+      /** What stopped it; also the `cause` label of ses_worker_sqs_messages_left_total. */
+      readonly cause: RetryCause;
+      readonly detail: string;
+    };
+
+export type RetryCause = 'enqueue' | 'deadLetter' | 'internal';
 
 export interface IngestDeps {
   readonly sink: JobSink;
@@ -59,13 +67,18 @@ export async function ingestBatch(
     return await ingest(messages, deps);
   } catch (error) {
     // A bug, not an input problem: leave the whole batch so nothing is lost.
-    const cause = error instanceof Error ? error.message : String(error);
+    const detail = error instanceof Error ? error.message : String(error);
     deps.log.error(
       { err: error, messages: messages.length },
       'ingest failed; batch left on the queue',
     );
     deps.metrics.messagesRetried.inc({ cause: 'internal' }, messages.length);
-    return messages.map((m) => ({ type: 'retryLater', messageId: idOf(m), cause }));
+    return messages.map((m) => ({
+      type: 'retryLater',
+      messageId: idOf(m),
+      cause: 'internal',
+      detail,
+    }));
   }
 }
 
@@ -147,8 +160,13 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
     });
   }
   for (const r of refused) {
-    const cause = `enqueue failed: ${[...new Set(queuesOf(r))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
-    outcomes.set(idOf(r.message), { type: 'retryLater', messageId: idOf(r.message), cause });
+    const detail = `enqueue failed: ${[...new Set(queuesOf(r))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
+    outcomes.set(idOf(r.message), {
+      type: 'retryLater',
+      messageId: idOf(r.message),
+      cause: 'enqueue',
+      detail,
+    });
     metrics.messagesRetried.inc({ cause: 'enqueue' });
   }
   for (const p of poison) {
@@ -162,7 +180,12 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
         `could not send to the DLQ: ${deadLetterFailures.get(messageId)}; left on the queue`,
       );
       metrics.messagesRetried.inc({ cause: 'deadLetter' });
-      outcomes.set(messageId, { type: 'retryLater', messageId, cause: 'DLQ send failed' });
+      outcomes.set(messageId, {
+        type: 'retryLater',
+        messageId,
+        cause: 'deadLetter',
+        detail: 'DLQ send failed',
+      });
     } else {
       metrics.messagesPoisoned.inc({ reason: p.reason, destination: 'dlq' });
       outcomes.set(messageId, {

@@ -96,15 +96,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     isStopping: () => stopping,
     metrics,
   });
+  /** Stops what is running, in dependency order: no new work, then finish, then disconnect. */
+  const shutdown = async (http: HttpServer | null) => {
+    stopping = true;
+    await pollers?.stop();
+    await Promise.all(workers.map((w) => w.close()));
+    await jobQueues.close();
+    await Promise.all([quit(producerRedis), quit(workerRedis)]);
+    sqs?.destroy();
+    await http?.close();
+  };
   let http: HttpServer;
   try {
     http = await startHttpServer({ port: config.httpPort, registry: metrics.registry, readiness });
   } catch (error) {
-    stopping = true;
-    await pollers?.stop();
-    await Promise.all(workers.map((w) => w.close()));
-    producerRedis.disconnect();
-    workerRedis.disconnect();
+    await shutdown(null);
     throw error;
   }
   log.info(
@@ -117,17 +123,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     metrics,
     readiness,
     async stop() {
-      stopping = true;
       log.info(
         { inFlightBatches: pollers?.inFlightBatches ?? 0 },
         'stopping: no new receives; finishing the batches in hand and active jobs',
       );
-      await pollers?.stop();
-      await Promise.all(workers.map((w) => w.close()));
-      await jobQueues.close();
-      await Promise.all([quit(producerRedis), quit(workerRedis)]);
-      sqs?.destroy();
-      await http.close();
+      await shutdown(http);
       log.info('stopped');
     },
   };
@@ -190,9 +190,7 @@ function startIngest(
         metrics,
         log,
       });
-      gate.enqueued(
-        !outcomes.some((o) => o.type === 'retryLater' && o.cause.startsWith('enqueue')),
-      );
+      gate.enqueued(!outcomes.some((o) => o.type === 'retryLater' && o.cause === 'enqueue'));
       log.debug({ outcomes }, 'batch done');
     },
     beforeReceive: () => gate.beforeReceive(),
