@@ -4,6 +4,14 @@
  */
 import type { EmailAddress } from './address';
 import type { JobSpec, QueueName } from './jobs';
+import type {
+  SuppressionAuditRecord,
+  SuppressionChange,
+  SuppressionEntry,
+  SuppressionOutcome,
+  SuppressionReason,
+  SuppressionScope,
+} from './suppression';
 
 /** Where jobs go (BullMQ). Each queue's jobs are accepted or refused together. */
 export interface JobSink {
@@ -17,28 +25,51 @@ export interface EnqueueOutcome {
   readonly failed: ReadonlyMap<QueueName, Error>;
 }
 
-export type SuppressionReason = 'bounce' | 'complaint';
-
-/** What a suppression entry records about why an address is on the list. */
-export interface SuppressionEvidence {
-  readonly reason: SuppressionReason;
-  readonly at: string;
-  readonly sesMessageId: string;
-  readonly feedbackId: string;
-  readonly detail: string | null;
-  readonly source: string;
-}
-
-export interface SuppressionEntry extends SuppressionEvidence {
+/** An address's entries in every scope, and its recent history (newest first). */
+export interface SuppressionRecord {
   readonly address: EmailAddress;
-  readonly firstAt: string;
-  readonly lastAt: string;
-  readonly count: number;
+  readonly entries: readonly SuppressionEntry[];
+  readonly history: readonly SuppressionAuditRecord[];
 }
 
-/** The suppression list (minimal until the suppression issue adds scopes, counts and audit). */
+export interface SuppressionPage {
+  readonly entries: readonly SuppressionEntry[];
+  /** Pass back to get the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+export interface SuppressionCounts {
+  readonly total: number;
+  readonly byReason: Readonly<Record<SuppressionReason, number>>;
+}
+
+/** The suppression list: entries per (scope, address), their evidence, and an audit trail. */
 export interface SuppressionStore {
-  /** Records the address; applying the same evidence twice changes nothing. */
-  suppress(address: EmailAddress, evidence: SuppressionEvidence): Promise<void>;
-  get(address: EmailAddress): Promise<SuppressionEntry | null>;
+  /**
+   * Applies one notification's (or request's) changes to one address, atomically. With an
+   * `eventKey`, applying the same key again changes nothing and answers `unchanged`.
+   */
+  apply(
+    address: EmailAddress,
+    changes: readonly SuppressionChange[],
+    eventKey: string | null,
+  ): Promise<SuppressionOutcome[]>;
+  /** Adds an entry made elsewhere (an export) unless one exists in its scope. */
+  restore(entry: SuppressionEntry): Promise<SuppressionOutcome>;
+  get(address: EmailAddress): Promise<SuppressionRecord>;
+  /**
+   * Which of the addresses are suppressed in any of the scopes: the strongest entry of each.
+   * One round trip, however many addresses.
+   */
+  check(
+    addresses: readonly EmailAddress[],
+    scopes: readonly SuppressionScope[],
+  ): Promise<Map<EmailAddress, SuppressionEntry>>;
+  list(query: {
+    readonly scope?: SuppressionScope;
+    readonly reason?: SuppressionReason;
+    readonly cursor?: string;
+    readonly limit: number;
+  }): Promise<SuppressionPage>;
+  counts(): Promise<SuppressionCounts>;
 }

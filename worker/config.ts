@@ -9,6 +9,8 @@ import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { enumOf, optional, struct } from '../domain/codec/combinators';
 import { fromValidationErrors } from '../domain/codec/decodeError';
+import type { SuppressionPolicy } from '../domain/suppression';
+import type { SuppressionStoreOptions } from '../adapters/redis/suppressionStore';
 
 const integer = (min: number, max: number): t.Type<number, string, unknown> =>
   new t.Type<number, string, unknown>(
@@ -99,6 +101,11 @@ export const EnvCodec = struct({
   METRICS_MAX_CONFIGURATION_SETS: optional(integer(1, 10_000)),
   METRICS_DEDUPE_SECONDS: optional(integer(1, 31_536_000)),
   SHUTDOWN_TIMEOUT_MS: optional(integer(1000, 3_600_000)),
+  SUPPRESSION_TRANSIENT_THRESHOLD: optional(integer(0, 1000)),
+  SUPPRESSION_TRANSIENT_WINDOW_SECONDS: optional(integer(1, 31_536_000)),
+  SUPPRESSION_DEDUPE_SECONDS: optional(integer(60, 31_536_000)),
+  SUPPRESSION_HISTORY_MAX: optional(integer(1, 10_000)),
+  SUPPRESSION_AUDIT_MAX: optional(integer(100, 100_000_000)),
 });
 
 export interface WorkerConfig {
@@ -136,6 +143,10 @@ export interface WorkerConfig {
   /** How long an event id is remembered so a redelivery is not counted twice. */
   readonly metricsDedupeSeconds: number;
   readonly shutdownTimeoutMs: number;
+  readonly suppression: {
+    readonly policy: SuppressionPolicy;
+    readonly store: SuppressionStoreOptions;
+  };
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -206,5 +217,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     metricsMaxConfigurationSets: e.METRICS_MAX_CONFIGURATION_SETS ?? 100,
     metricsDedupeSeconds: e.METRICS_DEDUPE_SECONDS ?? 3600,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25_000,
+    suppression: {
+      policy: {
+        transientThreshold: e.SUPPRESSION_TRANSIENT_THRESHOLD ?? 3,
+        transientWindowMs: (e.SUPPRESSION_TRANSIENT_WINDOW_SECONDS ?? 7 * 86_400) * 1000,
+      },
+      store: {
+        dedupeSeconds: e.SUPPRESSION_DEDUPE_SECONDS ?? 30 * 86_400,
+        historyPerAddress: e.SUPPRESSION_HISTORY_MAX ?? 50,
+        auditMax: e.SUPPRESSION_AUDIT_MAX ?? 100_000,
+      },
+    },
   };
 }

@@ -8,10 +8,16 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
 import { startQueueWorker } from '../adapters/bullmq/workers';
-import { startHttpServer, type HttpServer, type ReadinessReport } from '../adapters/http/server';
+import {
+  startHttpServer,
+  type HttpRoutes,
+  type HttpServer,
+  type ReadinessReport,
+} from '../adapters/http/server';
 import { makeMetrics, type Metrics } from '../adapters/metrics/registry';
 import { makeEventMarkers } from '../adapters/redis/eventMarkers';
 import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
+import { suppressionRoutes } from '../adapters/http/suppressionRoutes';
 import { makeSqsClient } from '../adapters/sqs/client';
 import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
@@ -89,6 +95,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const pollers: Pollers | null =
     sqs === null ? null : startIngest(options, sqs, jobQueues, metrics, () => stopping);
 
+  // Each feature adds its routes here (suppression API, reputation, status page).
+  const httpRoutes: HttpRoutes[] = [
+    suppressionRoutes({
+      // The producer connection fails fast while Redis is down: an API call errors, not hangs.
+      store: makeSuppressionStore(producerRedis, config.bullmqPrefix, config.suppression.store),
+      apiToken: config.apiToken,
+    }),
+  ];
+
   const readiness = makeReadiness({
     config,
     sqs,
@@ -108,7 +123,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
   let http: HttpServer;
   try {
-    http = await startHttpServer({ port: config.httpPort, registry: metrics.registry, readiness });
+    http = await startHttpServer({
+      port: config.httpPort,
+      registry: metrics.registry,
+      readiness,
+      routes: httpRoutes,
+    });
   } catch (error) {
     await shutdown(null);
     throw error;
@@ -204,7 +224,11 @@ function startIngest(
 
 function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Metrics): Worker[] {
   const { config, log } = options;
-  const store = makeSuppressionStore(workerRedis, config.bullmqPrefix);
+  const store = makeSuppressionStore(
+    workerRedis,
+    config.bullmqPrefix,
+    config.suppression.store,
+  );
   const common = {
     connection: workerRedis,
     prefix: config.bullmqPrefix,
@@ -226,7 +250,7 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
     startQueueWorker<SuppressionJob>({
       ...common,
       queue: 'suppression',
-      process: makeSuppressionProcessor(store, metrics),
+      process: makeSuppressionProcessor(store, config.suppression.policy, metrics),
     }),
     startQueueWorker<InboundJob>({
       ...common,

@@ -1,4 +1,7 @@
-/** The worker's HTTP port: health, readiness and Prometheus metrics (and later the APIs). */
+/**
+ * The worker's HTTP port: health, readiness and Prometheus metrics, plus the routes each feature
+ * registers (suppression API, status page) — passed in as `routes` so this file stays generic.
+ */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
@@ -13,7 +16,12 @@ export interface HttpServerOptions {
   readonly host?: string;
   readonly registry: Registry;
   readonly readiness: () => Promise<ReadinessReport>;
+  /** Feature routes, registered before the server listens. */
+  readonly routes?: readonly HttpRoutes[];
 }
+
+/** Registers one feature's routes on the worker's HTTP server. */
+export type HttpRoutes = (app: FastifyInstance) => void;
 
 export interface HttpServer {
   readonly app: FastifyInstance;
@@ -34,6 +42,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const text = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(text);
   });
+
+  for (const register of options.routes ?? []) register(app);
 
   await app.listen({ port: options.port, host: options.host ?? '0.0.0.0' });
   const address = app.server.address();

@@ -217,9 +217,8 @@ it('the same notification delivered four times (raw and enveloped) makes one job
   const address = specsOf(body!).find((s) => s.queue === 'suppression')!.data as {
     address: string;
   };
-  expect(await servers.redis.hget(`${prefix}:suppression:entry:${address.address}`, 'count')).toBe(
-    '1',
-  );
+  const entry = await servers.redis.hget(`${prefix}:suppression:scope:global`, address.address);
+  expect(JSON.parse(entry!)).toMatchObject({ reason: 'bounce', count: 1 });
 });
 
 it('Redis stopped mid-run: nothing is deleted while it is down; restarted, everything is processed', async () => {

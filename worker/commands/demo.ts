@@ -20,6 +20,7 @@ import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
 import { decodeSqsBody } from '../../domain/decode';
 import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
 import { eventId, routeEvent } from '../../domain/routing';
+import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
 import { EXIT, type Io } from '../io';
 import { start } from './run';
 
@@ -93,11 +94,14 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
       );
     }
     out();
-    const suppressed = await redis.zrange(`${prefix}:suppression:index`, 0, -1);
-    out(`Suppressed addresses (${suppressed.length}):`);
-    for (const address of suppressed) {
-      const entry = await redis.hgetall(`${prefix}:suppression:entry:${address}`);
-      out(`  ${address}  ${entry.reason} — ${entry.detail || 'no detail'}`);
+    const { entries } = await makeSuppressionStore(redis, prefix).list({ limit: 1000 });
+    out(`Suppression entries (${entries.length}):`);
+    for (const entry of entries) {
+      const why = entry.evidence;
+      const detail = [why.bounceSubType, why.complaintFeedbackType, why.diagnosticCode, why.note]
+        .filter((part) => part !== undefined)
+        .join(' — ');
+      out(`  ${entry.address}  ${entry.scope}  ${entry.reason}${detail ? ` (${detail})` : ''}`);
     }
     out();
     const deadLetters = await peekDeadLetters(sqs, topology!.dlqUrl);
