@@ -179,6 +179,8 @@ end
 
 local function resetTransient(change, at)
   local key = KEYS[${K.transient}]
+  -- Most delivered addresses never bounced: nothing to reset, and nothing written for them.
+  if redis.call('EXISTS', key) == 0 then return 'unchanged' end
   local previousReset = tonumber(redis.call('ZSCORE', key, '~reset'))
   local removed = redis.call('ZREMRANGEBYSCORE', key, '-inf', at)
   if previousReset and previousReset <= at then removed = removed - 1 end
@@ -307,6 +309,10 @@ export function makeSuppressionStore(
       }
       return { ...change, key: keyOf.get(key) };
     });
+    // Resets and lifts are idempotent by their times alone: no marker for them (deliveries,
+    // the most common notification, would otherwise leave a key each for the dedupe window).
+    const needsMarker =
+      eventKey !== null && changes.some((c) => c.type !== 'resetTransient' && c.type !== 'lift');
     return scripted.sesWorkerSuppressionApply(
       keys.length,
       ...keys,
@@ -316,7 +322,7 @@ export function makeSuppressionStore(
       String(options.dedupeSeconds),
       String(options.historyPerAddress),
       String(options.auditMax),
-      eventKey === null ? '0' : '1',
+      needsMarker ? '1' : '0',
     );
   };
 

@@ -39,10 +39,19 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** The answers' fields the tests read; everything else is checked with toMatchObject. */
+interface Body {
+  readonly error: string;
+  readonly entries: readonly { readonly scope: string; readonly address: string }[];
+  readonly history: readonly { readonly action: string }[];
+  readonly suppressed: readonly { readonly address: string; readonly scope: string }[];
+  readonly nextCursor: string | null;
+}
+
 interface Answer {
   status: number;
   headers: Headers;
-  body: any;
+  body: Body;
 }
 
 async function call(
@@ -63,7 +72,7 @@ async function call(
   return {
     status: response.status,
     headers: response.headers,
-    body: text === '' ? null : JSON.parse(text),
+    body: (text === '' ? null : JSON.parse(text)) as Body,
   };
 }
 

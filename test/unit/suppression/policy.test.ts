@@ -41,8 +41,8 @@ const changesOf = (body: string, policy: SuppressionPolicy = DEFAULT_SUPPRESSION
   suppressionJobs(body).map((job) => suppressionChanges(job, policy).map(summary));
 
 /** A fixture with its SES fields overridden, e.g. another bounce type. */
-const variant = (name: string, edit: (json: Record<string, any>) => void): string => {
-  const json = fixtureJson<Record<string, any>>(name);
+const variant = <T>(name: string, edit: (json: T) => void): string => {
+  const json = fixtureJson<T>(name);
   edit(json);
   return snsBody(json);
 };
@@ -113,10 +113,13 @@ describe('suppressionChanges', () => {
       ['Transient', 'AttachmentRejected', 'countTransient 3 in 7d'],
       ['Undetermined', 'Undetermined', 'countTransient 3 in 7d'],
     ])('%s/%s → %s', (bounceType, bounceSubType, expected) => {
-      const body = variant('notifications/bounce-permanent-general.json', (json) => {
-        json.bounce.bounceType = bounceType;
-        json.bounce.bounceSubType = bounceSubType;
-      });
+      const body = variant<{ bounce: { bounceType: string; bounceSubType: string } }>(
+        'notifications/bounce-permanent-general.json',
+        (json) => {
+          json.bounce.bounceType = bounceType;
+          json.bounce.bounceSubType = bounceSubType;
+        },
+      );
       expect(changesOf(body)).toEqual([[expected]]);
     });
 
@@ -136,9 +139,12 @@ describe('suppressionChanges', () => {
       unsubscribeAll: boolean;
       topicSubscriptionStatus?: { topicName: string; subscriptionStatus: string }[];
     }) =>
-      variant('event-publishing/subscription.json', (json) => {
-        json.subscription.newTopicPreferences = preferences;
-      });
+      variant<{ subscription: { newTopicPreferences: unknown } }>(
+        'event-publishing/subscription.json',
+        (json) => {
+          json.subscription.newTopicPreferences = preferences;
+        },
+      );
 
     it.each([
       [{ unsubscribeAll: true }, ['suppress list:ContactListName unsubscribe']],
