@@ -11,6 +11,7 @@ import { isLeft } from 'fp-ts/Either';
 import type { Logger } from 'pino';
 import type { FailedIds, PoisonMessage } from '../adapters/sqs/messages';
 import type { Metrics } from '../adapters/metrics/registry';
+import type { SignatureCheck } from '../adapters/sns-signature/verifier';
 import { decodeSqsBody } from '../domain/decode';
 import type { DomainEvent } from '../domain/events';
 import type { JobSpec, QueueName } from '../domain/jobs';
@@ -40,13 +41,18 @@ export type MessageOutcome =
       readonly detail: string;
     };
 
-export type RetryCause = 'enqueue' | 'deadLetter' | 'internal';
+export type RetryCause = 'enqueue' | 'deadLetter' | 'signature' | 'internal';
 
 export interface IngestDeps {
   readonly sink: JobSink;
   readonly deleteMessages: (messages: readonly Message[]) => Promise<FailedIds>;
   /** Null when no DLQ is configured. */
   readonly deadLetter: ((poison: readonly PoisonMessage[]) => Promise<FailedIds>) | null;
+  /**
+   * Checks the SNS signature of an enveloped body; absent when verification is off. Only
+   * verified events reach `onEvent` and routing.
+   */
+  readonly verifySignature?: (body: string) => Promise<SignatureCheck>;
   readonly onEvent?: (event: DomainEvent, message: Message) => void;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -87,7 +93,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
   metrics.messagesReceived.inc(messages.length);
   metrics.batchSize.observe(messages.length);
 
-  const routed: Routed[] = [];
+  const decodedEvents: { message: Message; event: DomainEvent }[] = [];
   const poison: PoisonMessage[] = [];
   for (const message of messages) {
     const decoded = decodeSqsBody(message.Body ?? '');
@@ -107,9 +113,45 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       });
       continue;
     }
-    deps.onEvent?.(decoded.right, message);
-    routed.push({ message, event: decoded.right, jobs: routeEvent(decoded.right) });
+    decodedEvents.push({ message, event: decoded.right });
   }
+
+  const unverifiable: { message: Message; detail: string }[] = [];
+  const routed: Routed[] = [];
+  const checks = await Promise.all(
+    decodedEvents.map(({ message, event }) =>
+      // Raw message delivery carries no signature: only envelopes can be checked.
+      deps.verifySignature === undefined || event.sns === null
+        ? Promise.resolve<SignatureCheck>({ type: 'valid' })
+        : deps.verifySignature(message.Body ?? ''),
+    ),
+  );
+  decodedEvents.forEach(({ message, event }, i) => {
+    const check = checks[i]!;
+    if (check.type === 'invalid') {
+      metrics.signatureFailures.inc({ reason: check.reason });
+      log.warn(
+        { messageId: idOf(message), reason: check.reason, topicArn: event.sns?.topicArn },
+        `SNS signature check failed: ${check.message}`,
+      );
+      poison.push({
+        message,
+        error: 'signature',
+        reason: check.reason,
+        path: '',
+        text: check.message,
+      });
+    } else if (check.type === 'unavailable') {
+      log.warn(
+        { messageId: idOf(message) },
+        `SNS signature not checked (${check.message}); the message will come back`,
+      );
+      unverifiable.push({ message, detail: check.message });
+    } else {
+      deps.onEvent?.(event, message);
+      routed.push({ message, event, jobs: routeEvent(event) });
+    }
+  });
 
   const batchMetrics = metricsJob(routed.map((r) => r.event));
   const enqueued = await enqueueAll(
@@ -168,6 +210,15 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       detail,
     });
     metrics.messagesRetried.inc({ cause: 'enqueue' });
+  }
+  for (const { message, detail } of unverifiable) {
+    outcomes.set(idOf(message), {
+      type: 'retryLater',
+      messageId: idOf(message),
+      cause: 'signature',
+      detail,
+    });
+    metrics.messagesRetried.inc({ cause: 'signature' });
   }
   for (const p of poison) {
     const messageId = idOf(p.message);
