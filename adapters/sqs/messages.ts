@@ -25,6 +25,14 @@ export interface PoisonMessage {
   readonly text: string;
 }
 
+/**
+ * Set on every message a replay moves: the id of that replay run. A message the worker
+ * dead-letters again keeps it (the worker keeps a message's own attributes), so the run that
+ * moved it recognises it and does not move it a second time — no ping-pong between a queue and
+ * its DLQ while a still-undecodable message is replayed with the worker running.
+ */
+export const REPLAY_ATTRIBUTE = 'ses-worker.replay';
+
 /** Names of the attributes a dead-lettered message carries; replay and `dlq stats` read them. */
 export const ERROR_ATTRIBUTES = {
   error: 'ses-worker.error',
@@ -85,9 +93,10 @@ export function deadLetterAttributes(poison: PoisonMessage): Record<string, Mess
     [ERROR_ATTRIBUTES.path]: text(poison.path),
     [ERROR_ATTRIBUTES.message]: text(poison.text),
   };
-  const original = Object.entries(poison.message.MessageAttributes ?? {}).filter(
-    ([name]) => !(name in ours),
-  );
+  // The replay mark first: it keeps a replay run from moving its own message twice.
+  const original = Object.entries(poison.message.MessageAttributes ?? {})
+    .filter(([name]) => !(name in ours))
+    .sort(([a], [b]) => Number(b === REPLAY_ATTRIBUTE) - Number(a === REPLAY_ATTRIBUTE));
   const room = MAX_MESSAGE_ATTRIBUTES - Object.keys(ours).length;
   return { ...Object.fromEntries(original.slice(0, room)), ...ours };
 }

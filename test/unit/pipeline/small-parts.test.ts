@@ -1,5 +1,9 @@
 /** The small pure parts of the pipeline: label caps, dead-letter attributes, SubscribeURL checks. */
-import { deadLetterAttributes, ERROR_ATTRIBUTES } from '../../../adapters/sqs/messages';
+import {
+  deadLetterAttributes,
+  ERROR_ATTRIBUTES,
+  REPLAY_ATTRIBUTE,
+} from '../../../adapters/sqs/messages';
 import { makeLabelCap, NO_CONFIGURATION_SET, OTHER_LABEL } from '../../../domain/labels';
 import { isSnsUrl } from '../../../adapters/sns/subscriptions';
 
@@ -58,6 +62,17 @@ describe('deadLetterAttributes', () => {
     const attributes = deadLetterAttributes(poison(12));
     expect(Object.keys(attributes)).toHaveLength(10);
     expect(attributes[ERROR_ATTRIBUTES.reason]?.StringValue).toBe('invalid');
+  });
+
+  it('keeps a replay run’s mark before the message’s other attributes', () => {
+    const crowded = poison(12);
+    crowded.message.MessageAttributes[REPLAY_ATTRIBUTE] = {
+      DataType: 'String',
+      StringValue: 'run-1',
+    };
+    const attributes = deadLetterAttributes(crowded);
+    expect(Object.keys(attributes)).toHaveLength(10);
+    expect(attributes[REPLAY_ATTRIBUTE]?.StringValue).toBe('run-1');
   });
 });
 

@@ -1,0 +1,139 @@
+/**
+ * `ses-worker replay-failed --queue Q`: retries the jobs that used up their attempts and sit in
+ * BullMQ's failed set (after an SMTP outage, a fixed bug). Each job goes back to waiting with its
+ * attempts reset, under the same id, so a job is never duplicated by a retry.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  retryFailedJobs,
+  type FailedJob,
+  type RetryOutcome,
+} from '../../adapters/bullmq/failedJobs';
+import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
+import { makeTally, type Tally } from '../../domain/deadLetters';
+import { formatDuration } from '../../domain/duration';
+import type { QueueName } from '../../domain/jobs';
+import { EXIT, type ExitCode } from '../io';
+import { makeProgress } from './progress';
+import { configOrExit, describeError, type ReplayContext } from './replayContext';
+import { count, jsonLine, noun, shortReason, tallyTable, type TallyColumn } from './replayOutput';
+
+export interface ReplayFailedOptions {
+  readonly queue: QueueName;
+  readonly max: number | null;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+}
+
+const LABEL = 'ses-worker replay-failed';
+const OUTCOMES = ['retried', 'wouldRetry', 'failed'] as const satisfies readonly RetryOutcome[];
+const COLUMNS: readonly TallyColumn<RetryOutcome>[] = [
+  { outcome: 'retried', label: 'retried', always: false },
+  { outcome: 'wouldRetry', label: 'would retry', always: false },
+  { outcome: 'failed', label: 'not retried', always: false },
+];
+
+export async function replayFailedCommand(
+  env: NodeJS.ProcessEnv,
+  options: ReplayFailedOptions,
+  ctx: ReplayContext,
+): Promise<ExitCode> {
+  const { io } = ctx;
+  const config = configOrExit(env, io);
+  if (typeof config === 'number') return config;
+  const unreachable = await redisUnreachable(config.redisUrl);
+  if (unreachable !== null) {
+    io.stderr.write(
+      `${LABEL}: Redis is not reachable at ${config.redisUrl} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
+    );
+    return EXIT.unavailable;
+  }
+  const now = ctx.now ?? Date.now;
+  const startedAt = now();
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // each command reports its own failure
+  const queue = new Queue(options.queue, { connection: redis, prefix: config.bullmqPrefix });
+  queue.on('error', () => undefined);
+  const out = (text: string) => io.stdout.write(text);
+  try {
+    const total = await queue.getFailedCount();
+    const tally = makeTally(OUTCOMES);
+    const progress = makeProgress(LABEL, ctx.progress, io, options.dryRun || options.json, now);
+    let report: Awaited<ReturnType<typeof retryFailedJobs>>;
+    try {
+      report = await retryFailedJobs({
+        queue,
+        dryRun: options.dryRun,
+        max: options.max,
+        signal: ctx.signal,
+        onJob: (job, outcome, detail) => {
+          const ageMs = job.finishedOn === null ? null : Math.max(0, now() - job.finishedOn);
+          tally.add(job.name, shortReason(job.failedReason), outcome, ageMs);
+          if (options.json) out(jsonLine(jobLine(options.queue, job, outcome, detail)));
+          else if (outcome === 'wouldRetry') {
+            out(
+              `would retry  ${job.id}  ${job.name}  attempts ${job.attemptsMade}  ${shortReason(job.failedReason, 120)}\n`,
+            );
+          } else if (outcome === 'failed') {
+            io.stderr.write(`${LABEL}: ${job.id}: not retried: ${detail ?? ''}\n`);
+          }
+          progress.update(tally.count(), total, status(tally, options.dryRun));
+        },
+      });
+    } finally {
+      progress.stop();
+    }
+    const elapsedMs = now() - startedAt;
+    if (options.json) {
+      out(
+        jsonLine({
+          type: 'summary',
+          queue: options.queue,
+          dryRun: options.dryRun,
+          end: report.end,
+          seconds: elapsedMs / 1000,
+          totals: Object.fromEntries(OUTCOMES.map((o) => [o, tally.total(o)])),
+          rows: tally.rows().map((row) => ({ name: row.group, reason: row.detail, ...row.counts })),
+        }),
+      );
+    } else {
+      out(
+        options.dryRun
+          ? `Dry run: ${count(tally.total('wouldRetry'))} failed ${noun(tally.total('wouldRetry'), 'job')} in ${options.queue} would be retried; nothing was changed.\n`
+          : `Retried ${count(tally.total('retried'))} failed ${noun(tally.total('retried'), 'job')} in ${options.queue} in ${formatDuration(elapsedMs)}.\n`,
+      );
+      if (tally.count() > 0) out(tallyTable(tally, ['job', 'failed because'], COLUMNS));
+      if (report.end === 'max') out(`Stopped at --max ${options.max}.\n`);
+      if (report.end === 'stopped') out('Stopped by a signal: the jobs not reached stay failed.\n');
+    }
+    if (report.end === 'stopped') return EXIT.interrupted;
+    return tally.total('failed') > 0 ? EXIT.unavailable : EXIT.ok;
+  } catch (error) {
+    io.stderr.write(`${LABEL}: ${options.queue}: ${describeError(error)}\n`);
+    return EXIT.unavailable;
+  } finally {
+    await queue.close().catch(() => undefined);
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+function status(tally: Tally<RetryOutcome>, dryRun: boolean): string {
+  const done = dryRun ? tally.total('wouldRetry') : tally.total('retried');
+  const failed = tally.total('failed');
+  return `${dryRun ? 'would retry' : 'retried'} ${count(done)}${failed > 0 ? `, not retried ${count(failed)}` : ''}`;
+}
+
+function jobLine(queue: QueueName, job: FailedJob, outcome: RetryOutcome, detail?: string) {
+  return {
+    type: 'job',
+    outcome,
+    queue,
+    id: job.id,
+    name: job.name,
+    attemptsMade: job.attemptsMade,
+    failedReason: job.failedReason,
+    failedAt: job.finishedOn === null ? null : new Date(job.finishedOn).toISOString(),
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
