@@ -1,11 +1,23 @@
 #!/usr/bin/env node
 /** The `ses-worker` command. Every failure ends as one line on stderr and an exit code. */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { version } from '../package.json';
 import { ROLES, type Role } from './config';
 import { decodeCommand } from './commands/decode';
 import { demoCommand } from './commands/demo';
+import { registerReplayCommands } from './commands/replay';
 import { runCommand } from './commands/run';
+import {
+  addCommand,
+  exportCommand,
+  getCommand,
+  importCommand,
+  listCommand,
+  removeCommand,
+  withSuppressionStore,
+  type ExportFormat,
+} from './commands/suppression';
+import type { SuppressionStore } from '../domain/ports';
 import { EXIT, processIo, type Io } from './io';
 
 export function buildProgram(io: Io): Command {
@@ -55,7 +67,104 @@ export function buildProgram(io: Io): Command {
       process.exit(await demoCommand(process.env, io));
     });
 
+  registerReplayCommands(program, io);
+
+  addSuppressionCommands(program, io);
+
   return program;
+}
+
+function addSuppressionCommands(program: Command, io: Io): void {
+  const suppression = program
+    .command('suppression')
+    .description(
+      'read and change the suppression list in Redis (REDIS_URL, BULLMQ_PREFIX); results as JSON lines on stdout',
+    );
+  const scope = () =>
+    new Option('--scope <scope>', 'global, list:<contactList> or topic:<contactList>:<topic>');
+  const run = (command: (store: SuppressionStore) => Promise<number>) =>
+    withSuppressionStore(process.env, io, command).then((code) => process.exit(code));
+
+  suppression
+    .command('get')
+    .argument('<address>')
+    .description('why the address is suppressed: its entries and history; exit 1 when it is not')
+    .action((address: string) => run((store) => getCommand(store, address, io)));
+  suppression
+    .command('list')
+    .description('every entry, one JSON line each')
+    .addOption(scope())
+    .option('--reason <reason>', 'complaint, bounce, transient-bounces, unsubscribe or manual')
+    .option('--limit <n>', 'at most n entries', positiveInteger)
+    .action((options: { scope?: string; reason?: string; limit?: number }) =>
+      run((store) => listCommand(store, options, io)),
+    );
+  suppression
+    .command('add')
+    .argument('<address>')
+    .description('suppress the address by hand (reason manual, audited)')
+    .addOption(scope().default('global'))
+    .option('--note <text>', 'why, for the audit trail')
+    .action((address: string, options: { scope?: string; note?: string }) =>
+      run((store) => addCommand(store, address, options, io)),
+    );
+  suppression
+    .command('remove')
+    .argument('<address>')
+    .description('remove the address’s entry in one scope (audited); exit 1 when there was none')
+    .addOption(scope().default('global'))
+    .option('--note <text>', 'why, for the audit trail')
+    .action((address: string, options: { scope?: string; note?: string }) =>
+      run((store) => removeCommand(store, address, options, io)),
+    );
+  suppression
+    .command('import')
+    .argument('<file>', 'CSV with a header row, or JSON lines (as export writes them); - for stdin')
+    .description(
+      'add the rows (idempotent: importing a file twice adds nothing the second time); exit 65 if any row was invalid',
+    )
+    .addOption(
+      new Option('--format <format>', 'default: csv for *.csv, jsonl otherwise').choices([
+        'csv',
+        'jsonl',
+      ]),
+    )
+    .option(
+      '--scope <scope>',
+      'for rows that name none: global, list:<contactList> or topic:<contactList>:<topic>',
+      'global',
+    )
+    .option('--note <text>', 'for rows without one')
+    .option('--no-progress', 'no progress on stderr')
+    .action(
+      (
+        file: string,
+        options: { format?: ExportFormat; scope?: string; note?: string; progress: boolean },
+      ) => run((store) => importCommand(store, file, options, io)),
+    );
+  suppression
+    .command('export')
+    .description('write every entry (or those of a scope/reason) as JSON lines or CSV')
+    .addOption(new Option('--format <format>').choices(['csv', 'jsonl']).default('jsonl'))
+    .addOption(scope())
+    .option('--reason <reason>', 'complaint, bounce, transient-bounces, unsubscribe or manual')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('--no-progress', 'no progress on stderr')
+    .action(
+      (options: {
+        format: ExportFormat;
+        scope?: string;
+        reason?: string;
+        output?: string;
+        progress: boolean;
+      }) => run((store) => exportCommand(store, options, io)),
+    );
+}
+
+function positiveInteger(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
 }
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<void> {
