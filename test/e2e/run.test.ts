@@ -130,7 +130,9 @@ describe('ses-worker demo', () => {
     // One metrics job per batch: how many depends on how SQS batched; every event counted once.
     const counted = [...stdout.matchAll(/^ {2}\w+ +(\d+) {2}configuration set:/gm)];
     expect(counted.reduce((sum, m) => sum + Number(m[1]), 0)).toBe(34);
-    expect(stdout).toMatch(/^Suppressed addresses \(8\):$/m);
+    // 8 addresses suppressed globally, and one unsubscribed from a contact list and a topic.
+    expect(stdout).toMatch(/^Suppression entries \(10\):$/m);
+    expect(stdout).toMatch(/^ {2}recipient@example\.com {2}list:ContactListName {2}unsubscribe/m);
     expect(stdout).toMatch(
       /^Dead-letter queue \(1\):\n {2}decode\/invalid: at mail: expected object/m,
     );

@@ -101,7 +101,8 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
       const detail = [why.bounceSubType, why.complaintFeedbackType, why.diagnosticCode, why.note]
         .filter((part) => part !== undefined)
         .join(' — ');
-      out(`  ${entry.address}  ${entry.scope}  ${entry.reason}${detail ? ` (${detail})` : ''}`);
+      const shown = detail.length > 72 ? `${detail.slice(0, 71)}…` : detail;
+      out(`  ${entry.address}  ${entry.scope}  ${entry.reason}${shown ? ` (${shown})` : ''}`);
     }
     out();
     const deadLetters = await peekDeadLetters(sqs, topology!.dlqUrl);
