@@ -1,0 +1,173 @@
+/**
+ * `forward` jobs (inbound queue): one received message to one target. Reads the raw message
+ * (the notification's content, or S3), rewrites its headers, and sends it over SMTP with
+ * FORWARD_FROM as the envelope sender.
+ *
+ * Outcomes: `forwarded`; `loop` and `tooLarge` complete the job without sending; `missing`
+ * (no S3 object), `encrypted`, `malformed` and `rejected` (SMTP 5xx) fail it for good (UnrecoverableError,
+ * the reason on the job for `replay-failed`); anything else — SMTP 4xx, connection errors, S3
+ * or Redis trouble — throws, and BullMQ retries with backoff until JOB_ATTEMPTS runs out
+ * (`failed`).
+ *
+ * At least once: a process that dies between the server's 250 and BullMQ recording the job as
+ * completed sends the copy again when the job is retried.
+ */
+import { UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import { MalformedMessageError, rewriteTopHeaders } from '../../adapters/mail/rewrite';
+import type { Metrics } from '../../adapters/metrics/registry';
+import {
+  rewriteHeaders,
+  type LoopReason,
+  type RewriteContext,
+} from '../../domain/forwarding/headers';
+import type { ForwardOutcome } from '../../domain/forwarding/policy';
+import type { MailSender, StoredMessages } from '../../domain/forwarding/ports';
+import { describeSmtpFailure, isPermanentSmtpFailure } from '../../domain/forwarding/smtp';
+import type { ForwardJob, RawMessageSource } from '../../domain/jobs';
+import type { JobSink } from '../../domain/ports';
+import type { ForwardingConfig } from '../forwardingConfig';
+
+/** What forwarding runs on; built by the composition root (worker/main.ts). */
+export interface Forwarder {
+  readonly config: ForwardingConfig;
+  /** Adds `forward` jobs to the inbound queue. */
+  readonly fanOut: JobSink;
+  readonly storedMessages: StoredMessages;
+  readonly sender: MailSender;
+}
+
+/** The parts of a BullMQ job a processor looks at (BullMQ's `Job` has them). */
+export interface JobContext {
+  readonly name: string;
+  readonly attemptsMade: number;
+  readonly opts: { readonly attempts?: number };
+  /** Appends a line to the job's log in Redis (kept with the job, not in the process logs). */
+  log(row: string): Promise<unknown>;
+}
+
+export interface ForwardResult {
+  readonly outcome: Extract<ForwardOutcome, 'forwarded' | 'loop' | 'tooLarge'>;
+  readonly bytes?: number;
+  /** The server's final reply, for the job's return value. */
+  readonly response?: string;
+}
+
+type Read =
+  | { readonly kind: 'found'; readonly bytes: Uint8Array }
+  | { readonly kind: 'tooLarge'; readonly size: number };
+
+export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log: Logger) {
+  const { config } = forwarder;
+
+  const permanent = (outcome: ForwardOutcome, sesMessageId: string, reason: string) => {
+    metrics.inboundForwarded.inc({ outcome });
+    log.warn({ sesMessageId, outcome, reason }, 'forward failed for good');
+    return new UnrecoverableError(reason);
+  };
+
+  const readRaw = async (source: RawMessageSource, sesMessageId: string): Promise<Read> => {
+    if (source.type === 'content') {
+      const bytes = Buffer.from(source.content, source.encoding === 'BASE64' ? 'base64' : 'utf8');
+      return bytes.length > config.maxBytes
+        ? { kind: 'tooLarge', size: bytes.length }
+        : { kind: 'found', bytes };
+    }
+    const read = await forwarder.storedMessages.read(source, config.maxBytes);
+    switch (read.kind) {
+      case 'missing':
+        throw permanent('missing', sesMessageId, `S3 object not found (${read.reason})`);
+      case 'encrypted':
+        throw permanent(
+          'encrypted',
+          sesMessageId,
+          'S3 object is encrypted client-side (a receipt rule KMS key); ses-worker cannot decrypt it',
+        );
+      case 'found':
+      case 'tooLarge':
+        return read;
+    }
+  };
+
+  const done = (job: ForwardJob, result: ForwardResult, extra: Record<string, unknown> = {}) => {
+    metrics.inboundForwarded.inc({ outcome: result.outcome });
+    const fields = { sesMessageId: job.sesMessageId, outcome: result.outcome, ...extra };
+    if (result.outcome === 'forwarded') log.info(fields, 'received mail forwarded');
+    else log.warn(fields, 'received mail not forwarded');
+    return result;
+  };
+
+  const forward = async (job: ForwardJob, context: JobContext): Promise<ForwardResult> => {
+    const raw = await readRaw(job.source, job.sesMessageId);
+    if (raw.kind === 'tooLarge') {
+      return done(job, { outcome: 'tooLarge', bytes: raw.size }, { maxBytes: config.maxBytes });
+    }
+
+    const ctx: RewriteContext = {
+      forwardFrom: config.from,
+      target: job.target,
+      recipients: job.recipients,
+      sesMessageId: job.sesMessageId,
+      mailFrom: job.mailFrom,
+      subjectTags: job.subjectTags,
+    };
+    let rewritten;
+    try {
+      rewritten = await rewriteTopHeaders<LoopReason>(
+        raw.bytes,
+        (fields) => {
+          const decision = rewriteHeaders(fields, ctx);
+          return decision.kind === 'loop'
+            ? { abort: decision.reason }
+            : { fields: decision.fields };
+        },
+        // No header block can be larger than the whole message may be.
+        { maxHeadBytes: config.maxBytes },
+      );
+    } catch (error) {
+      if (!(error instanceof MalformedMessageError)) throw error;
+      throw permanent(
+        'malformed',
+        job.sesMessageId,
+        `cannot rewrite the message: ${error.message}`,
+      );
+    }
+    if (rewritten.kind === 'aborted') {
+      return done(job, { outcome: 'loop' }, { reason: rewritten.reason });
+    }
+    const message = rewritten.message;
+    if (message.length > config.maxBytes) {
+      return done(
+        job,
+        { outcome: 'tooLarge', bytes: message.length },
+        { maxBytes: config.maxBytes },
+      );
+    }
+
+    const sent = await forwarder.sender.send({ from: config.from, to: job.target, message });
+    if (sent.ok) {
+      return done(
+        job,
+        { outcome: 'forwarded', bytes: message.length, response: sent.response },
+        { bytes: message.length, subjectTags: job.subjectTags },
+      );
+    }
+    const reason = describeSmtpFailure(sent.failure);
+    // The full reply, which may name the target, stays with the job; logs get the redacted one.
+    await context.log(`SMTP failure: ${sent.failure.response ?? sent.failure.message}`);
+    if (isPermanentSmtpFailure(sent.failure)) throw permanent('rejected', job.sesMessageId, reason);
+    throw new Error(reason);
+  };
+
+  return async (job: ForwardJob, context: JobContext): Promise<ForwardResult> => {
+    try {
+      return await forward(job, context);
+    } catch (error) {
+      const lastAttempt = context.attemptsMade + 1 >= (context.opts.attempts ?? 1);
+      if (!(error instanceof UnrecoverableError) && lastAttempt) {
+        metrics.inboundForwarded.inc({ outcome: 'failed' });
+      }
+      throw error;
+    }
+  };
+}
