@@ -1,8 +1,8 @@
 /** What the replay commands share: how they are run, their configuration and their SQS client. */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { makeSqsClient } from '../../adapters/sqs/client';
-import { ConfigError, loadConfig, type WorkerConfig } from '../config';
-import { EXIT, type ExitCode, type Io } from '../io';
+import { configOrExit, type WorkerConfig } from '../config';
+import type { Io } from '../io';
 import type { ProgressOptions } from './progress';
 
 export interface ReplayContext {
@@ -22,16 +22,7 @@ export interface ReplayContext {
   readonly nativePollMs?: number;
 }
 
-/** The configuration, or the exit code after printing why it is bad (as `run` does). */
-export function configOrExit(env: NodeJS.ProcessEnv, io: Io): WorkerConfig | ExitCode {
-  try {
-    return loadConfig(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.stderr.write(`ses-worker: configuration: ${error.message}\n`);
-    return EXIT.config;
-  }
-}
+export { configOrExit };
 
 export function sqsClientFor(
   config: WorkerConfig,

@@ -13,7 +13,7 @@ import { createSesTopology } from '../../adapters/emulator/topology';
 import { makeLogger } from '../../adapters/logger';
 import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
 import { makeSqsClient } from '../../adapters/sqs/client';
-import { ConfigError, loadConfig, type Role, type WorkerConfig } from '../config';
+import { configOrExit, type Role, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
 import { startWorker, type RunningWorker } from '../main';
 
@@ -42,14 +42,9 @@ export async function start(
   options: RunOptions,
   io: Io,
 ): Promise<Started | number> {
-  let config: WorkerConfig;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.stderr.write(`ses-worker: configuration: ${error.message}\n`);
-    return EXIT.config;
-  }
+  const loaded = configOrExit(env, io);
+  if (typeof loaded === 'number') return loaded;
+  let config: WorkerConfig = loaded;
   if (options.role) config = { ...config, role: options.role };
   const log = makeLogger(config.logLevel);
 

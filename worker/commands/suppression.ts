@@ -25,11 +25,12 @@ import {
   parseScope,
   SUPPRESSION_REASONS,
   type SuppressionEntry,
+  type SuppressionEvidence,
   type SuppressionOutcome,
   type SuppressionReason,
   type SuppressionScope,
 } from '../../domain/suppression';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit } from '../config';
 import { EXIT, type Io } from '../io';
 import { makeProgress, type Progress } from './progress';
 
@@ -51,14 +52,8 @@ export async function withSuppressionStore(
   io: Io,
   command: (store: SuppressionStore) => Promise<number>,
 ): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.stderr.write(`ses-worker: configuration: ${error.message}\n`);
-    return EXIT.config;
-  }
+  const config = configOrExit(env, io);
+  if (typeof config === 'number') return config;
   const unreachable = await redisUnreachable(config.redisUrl);
   if (unreachable !== null) {
     io.stderr.write(
@@ -111,6 +106,13 @@ function reasonOption(raw: string | undefined): SuppressionReason | undefined {
   return raw;
 }
 
+/** An operator's change, now, with their note if they gave one. */
+export const manualEvidence = (note: string | undefined): SuppressionEvidence => ({
+  at: new Date().toISOString(),
+  kind: 'manual',
+  ...(note === undefined ? {} : { note }),
+});
+
 const line = (io: Io, value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
 
 /** Prints the address's entries and history; exit 0 when suppressed, 1 when not (like grep). */
@@ -161,14 +163,9 @@ export async function addCommand(
 ): Promise<number> {
   const address = addressArgument(raw);
   const scope = scopeOption(options.scope);
-  const evidence = {
-    at: new Date().toISOString(),
-    kind: 'manual' as const,
-    ...(options.note === undefined ? {} : { note: options.note }),
-  };
   const [outcome] = await store.apply(
     address,
-    [{ type: 'suppress', scope, reason: 'manual', evidence }],
+    [{ type: 'suppress', scope, reason: 'manual', evidence: manualEvidence(options.note) }],
     null,
   );
   line(io, { address, scope, outcome });
@@ -184,12 +181,11 @@ export async function removeCommand(
 ): Promise<number> {
   const address = addressArgument(raw);
   const scope = scopeOption(options.scope);
-  const evidence = {
-    at: new Date().toISOString(),
-    kind: 'manual' as const,
-    ...(options.note === undefined ? {} : { note: options.note }),
-  };
-  const [outcome] = await store.apply(address, [{ type: 'remove', scope, evidence }], null);
+  const [outcome] = await store.apply(
+    address,
+    [{ type: 'remove', scope, evidence: manualEvidence(options.note) }],
+    null,
+  );
   line(io, { address, scope, outcome });
   return outcome === 'removed' ? EXIT.ok : 1;
 }
