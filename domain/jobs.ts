@@ -6,7 +6,13 @@
 import type { EmailAddress } from './address';
 import type { DomainEventKind } from './events';
 import type { ReceiptAction, VerdictStatus, DmarcPolicy } from './ses/receiving';
-import type { BounceSubType, BounceType, SubscriptionStatus } from './ses/sending';
+import type {
+  BounceSubType,
+  BounceType,
+  ComplaintFeedbackType,
+  DelayType,
+  SubscriptionStatus,
+} from './ses/sending';
 
 export const QUEUE_NAMES = ['suppression', 'inbound', 'metrics'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -76,12 +82,63 @@ export interface InboundJob {
   readonly content: string | null;
 }
 
-/** One event to count: its id makes the count exact under redelivery (see the processor). */
+/** Where a forward job reads the raw message: the notification's content, or S3. */
+export type RawMessageSource =
+  | { readonly type: 'content'; readonly content: string; readonly encoding: 'UTF8' | 'BASE64' }
+  | { readonly type: 's3'; readonly bucketName: string; readonly objectKey: string };
+
+/**
+ * One received message to one forwarding target (`inbound` queue, job name `forward`), fanned
+ * out by the message's `received` job. It carries its source so a retry or a replay weeks later
+ * does not depend on the `received` job still being kept.
+ */
+export interface ForwardJob {
+  readonly sesMessageId: string;
+  readonly target: EmailAddress;
+  /** The envelope recipients whose rules name `target`, sorted. */
+  readonly recipients: readonly EmailAddress[];
+  /** Envelope MAIL FROM; null for bounces (DSNs). */
+  readonly mailFrom: string | null;
+  readonly source: RawMessageSource;
+  /** Subject tags the verdict policy asked for (`FORWARD_FAILED_VERDICTS=tag`), e.g. `SPAM`. */
+  readonly subjectTags: readonly string[];
+}
+
+/**
+ * One event to count: its id makes the count exact under redelivery (see the processor). It
+ * carries bounded facts only (enums, names, numbers; never an address or free text), each
+ * kind's under SES's own name. Built by `countedEvent` (domain/counting.ts).
+ */
 export interface CountedEvent {
   readonly id: string;
   readonly kind: DomainEventKind;
   readonly configurationSet: string | null;
+  /** When the event happened, ISO 8601; null when the message carries no time. */
+  readonly at: string | null;
+  /** How many recipients it is about: SES's rates count recipients, not messages. */
+  readonly recipients: number;
+  /** The sending identity as a domain (see `sendingIdentity`); null for other events. */
+  readonly identity: string | null;
+  readonly bounce?: {
+    readonly bounceType: BounceType;
+    readonly bounceSubType: BounceSubType;
+  };
+  readonly complaint?: {
+    readonly complaintFeedbackType: ComplaintFeedbackType | null;
+    readonly complaintSubType: string | null;
+  };
+  readonly delivery?: { readonly processingTimeMillis: number | null };
+  readonly deliveryDelay?: { readonly delayType: DelayType };
+  readonly renderingFailure?: { readonly templateName: string };
+  readonly received?: {
+    readonly action: ReceiptAction['type'];
+    readonly verdicts: Readonly<Record<Verdict, VerdictStatus | null>>;
+  };
 }
+
+/** The receipt verdicts SES reports on inbound mail. */
+export const VERDICTS = ['spam', 'virus', 'spf', 'dkim', 'dmarc'] as const;
+export type Verdict = (typeof VERDICTS)[number];
 
 /** The events of one SQS batch: one metrics job per batch, not per event. */
 export interface MetricsJob {
@@ -90,7 +147,8 @@ export interface MetricsJob {
 
 export interface JobDataByQueue {
   readonly suppression: SuppressionJob;
-  readonly inbound: InboundJob;
+  /** `received` jobs (one per message) and the `forward` jobs they fan out to. */
+  readonly inbound: InboundJob | ForwardJob;
   readonly metrics: MetricsJob;
 }
 

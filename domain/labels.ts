@@ -11,7 +11,8 @@ export function makeLabelCap(max: number): (value: string | null) => string {
   const seen = new Set<string>();
   return (value) => {
     const label = value ?? NO_CONFIGURATION_SET;
-    if (seen.has(label)) return label;
+    // `other` from an earlier rule (a name that cannot be one) takes no place of its own.
+    if (label === OTHER_LABEL || seen.has(label)) return label;
     if (seen.size >= max) return OTHER_LABEL;
     seen.add(label);
     return label;

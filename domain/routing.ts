@@ -6,6 +6,7 @@
  * the same ids, and BullMQ adds it once.
  */
 import type { EmailAddress } from './address';
+import { countedEvent } from './counting';
 import type { DomainEvent, ReceivedEvent } from './events';
 import { fnv1a64 } from './hash';
 import type { InboundJob, JobSpec, SuppressionJob } from './jobs';
@@ -22,11 +23,7 @@ export function routeEvent(event: DomainEvent): JobSpec[] {
  */
 export function metricsJob(events: readonly DomainEvent[]): JobSpec | null {
   if (events.length === 0) return null;
-  const counted = events.map((event) => ({
-    id: eventId(event),
-    kind: event.kind,
-    configurationSet: configurationSetOf(event),
-  }));
+  const counted = events.map((event) => countedEvent(event, eventId(event)));
   return {
     queue: 'metrics',
     name: 'batch',
@@ -195,10 +192,6 @@ function about(event: SendingEvent, address: EmailAddress) {
   };
 }
 
-function configurationSetOf(event: DomainEvent): string | null {
-  return 'configurationSet' in event ? event.configurationSet : null;
-}
-
 /** SES lists an address once per bounce; should it not, the first entry's details are kept. */
 function firstPerAddress<R extends { readonly emailAddress: EmailAddress }>(
   recipients: readonly R[],
@@ -213,4 +206,15 @@ function firstPerAddress<R extends { readonly emailAddress: EmailAddress }>(
  */
 export function idPart(text: string): string {
   return text.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+/**
+ * A job id fit for logs: path segments that hold an address (suppression and forward ids do)
+ * become `<address>`. Logs carry no addresses; `replay-failed --dry-run` lists the full ids.
+ */
+export function redactJobId(id: string): string {
+  return id
+    .split('/')
+    .map((part) => (part.includes('@') ? '<address>' : part))
+    .join('/');
 }

@@ -9,8 +9,17 @@ import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { enumOf, optional, struct } from '../domain/codec/combinators';
 import { fromValidationErrors } from '../domain/codec/decodeError';
+import { EXIT, type ExitCode, type Io } from './io';
 import type { SuppressionPolicy } from '../domain/suppression';
+import {
+  SES_THRESHOLDS,
+  type ReputationPolicy,
+  type ReputationThresholds,
+} from '../domain/reputation';
 import type { SuppressionStoreOptions } from '../adapters/redis/suppressionStore';
+import { EmailAddressFromString } from '../domain/codec/scalars';
+import { FAILED_VERDICT_HANDLINGS } from '../domain/forwarding/policy';
+import { forwardingConfig, type ForwardingConfig } from './forwardingConfig';
 
 const integer = (min: number, max: number): t.Type<number, string, unknown> =>
   new t.Type<number, string, unknown>(
@@ -62,12 +71,40 @@ const bullmqPrefix = new t.Type<string, string, unknown>(
   t.identity,
 );
 
+const topicArnList = new t.Type<string[], string, unknown>(
+  'comma-separated SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)',
+  (u): u is string[] => Array.isArray(u),
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c);
+    const arns = u
+      .split(',')
+      .map((arn) => arn.trim())
+      .filter((arn) => arn !== '');
+    return arns.length > 0 &&
+      arns.every((arn) => /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/.test(arn))
+      ? t.success(arns)
+      : t.failure(u, c);
+  },
+  (arns) => arns.join(','),
+);
+
 export const ROLES = ['ingest', 'process', 'all'] as const;
 export type Role = (typeof ROLES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const http = url(['http:', 'https:']);
+
+/** A rate as a fraction: `0.05` is 5 %. Percent signs are refused rather than guessed at. */
+const fraction = new t.Type<number, string, unknown>(
+  'a fraction from 0 to 1 (0.05 = 5 %)',
+  (u): u is number => typeof u === 'number' && u > 0 && u <= 1,
+  (u, c) => {
+    const n = typeof u === 'string' && /^\s*(0|1)?(\.\d+)?\s*$/.test(u) ? Number(u) : NaN;
+    return n > 0 && n <= 1 ? t.success(n) : t.failure(u, c);
+  },
+  String,
+);
 
 /** Every variable, with its codec. Defaults are applied after decoding (see `loadConfig`). */
 export const EnvCodec = struct({
@@ -86,6 +123,7 @@ export const EnvCodec = struct({
   API_TOKEN: optional(nonEmpty),
   SNS_VERIFY_SIGNATURES: optional(boolean),
   SNS_CONFIRM_SUBSCRIPTIONS: optional(boolean),
+  SNS_TOPIC_ARNS: optional(topicArnList),
   LOG_LEVEL: optional(enumOf(LOG_LEVELS)),
   SQS_BATCH_SIZE: optional(integer(1, 10)),
   SQS_POLLERS: optional(integer(1, 64)),
@@ -101,11 +139,26 @@ export const EnvCodec = struct({
   METRICS_MAX_CONFIGURATION_SETS: optional(integer(1, 10_000)),
   METRICS_DEDUPE_SECONDS: optional(integer(1, 31_536_000)),
   SHUTDOWN_TIMEOUT_MS: optional(integer(1000, 3_600_000)),
+  // Inbound forwarding (worker/forwardingConfig.ts checks them together).
+  FORWARD_RULES: optional(nonEmpty),
+  FORWARD_FROM: optional(EmailAddressFromString),
+  SMTP_URL: optional(nonEmpty),
+  FORWARD_FAILED_VERDICTS: optional(enumOf(FAILED_VERDICT_HANDLINGS)),
+  FORWARD_MAX_BYTES: optional(integer(1024, 1_073_741_824)),
   SUPPRESSION_TRANSIENT_THRESHOLD: optional(integer(0, 1000)),
   SUPPRESSION_TRANSIENT_WINDOW_SECONDS: optional(integer(1, 31_536_000)),
   SUPPRESSION_DEDUPE_SECONDS: optional(integer(60, 31_536_000)),
   SUPPRESSION_HISTORY_MAX: optional(integer(1, 10_000)),
   SUPPRESSION_AUDIT_MAX: optional(integer(100, 100_000_000)),
+  METRICS_MAX_IDENTITIES: optional(integer(1, 10_000)),
+  METRICS_MAX_TEMPLATES: optional(integer(1, 10_000)),
+  REPUTATION_BOUNCE_WARN: optional(fraction),
+  REPUTATION_BOUNCE_CRITICAL: optional(fraction),
+  REPUTATION_COMPLAINT_WARN: optional(fraction),
+  REPUTATION_COMPLAINT_CRITICAL: optional(fraction),
+  REPUTATION_MIN_VOLUME: optional(integer(0, 1_000_000_000)),
+  REPUTATION_EVALUATE_SECONDS: optional(integer(1, 86_400)),
+  REPUTATION_WEBHOOK_URL: optional(http),
 });
 
 export interface WorkerConfig {
@@ -138,11 +191,25 @@ export interface WorkerConfig {
   readonly role: Role;
   readonly apiToken: string | null;
   readonly snsVerifySignatures: boolean;
+  /** Only these topics' notifications are accepted (signed ones); null: any topic. */
+  readonly snsTopicArns: readonly string[] | null;
   readonly logLevel: LogLevel;
   readonly metricsMaxConfigurationSets: number;
   /** How long an event id is remembered so a redelivery is not counted twice. */
   readonly metricsDedupeSeconds: number;
   readonly shutdownTimeoutMs: number;
+  /** Inbound forwarding; null while FORWARD_RULES is unset (received mail is only recorded). */
+  readonly forwarding: ForwardingConfig | null;
+  /** Sending identities (domains) with series of their own, across replicas; then `other`. */
+  readonly metricsMaxIdentities: number;
+  /** Rendering-failure template names with series of their own, per process; then `other`. */
+  readonly metricsMaxTemplates: number;
+  readonly reputation: {
+    readonly policy: ReputationPolicy;
+    readonly evaluateMs: number;
+    /** POSTed once per state change (across replicas); null: changes are logged only. */
+    readonly webhookUrl: string | null;
+  };
   readonly suppression: {
     readonly policy: SuppressionPolicy;
     readonly store: SuppressionStoreOptions;
@@ -186,6 +253,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (e.SQS_QUEUE_URL !== undefined && e.AWS_REGION === undefined) {
     throw new ConfigError('AWS_REGION: expected the queue’s region (e.g. eu-west-1), got ""');
   }
+  const forwarding = forwardingConfig(e);
+  if (isLeft(forwarding)) throw new ConfigError(forwarding.left);
   return {
     sqs: {
       queueUrl: e.SQS_QUEUE_URL ?? null,
@@ -213,10 +282,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     role: e.ROLE ?? 'all',
     apiToken: e.API_TOKEN ?? null,
     snsVerifySignatures: e.SNS_VERIFY_SIGNATURES ?? true,
+    snsTopicArns: e.SNS_TOPIC_ARNS ?? null,
     logLevel: e.LOG_LEVEL ?? 'info',
     metricsMaxConfigurationSets: e.METRICS_MAX_CONFIGURATION_SETS ?? 100,
     metricsDedupeSeconds: e.METRICS_DEDUPE_SECONDS ?? 3600,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25_000,
+    forwarding: forwarding.right,
     suppression: {
       policy: {
         transientThreshold: e.SUPPRESSION_TRANSIENT_THRESHOLD ?? 3,
@@ -228,5 +299,49 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
         auditMax: e.SUPPRESSION_AUDIT_MAX ?? 100_000,
       },
     },
+    metricsMaxIdentities: e.METRICS_MAX_IDENTITIES ?? 100,
+    metricsMaxTemplates: e.METRICS_MAX_TEMPLATES ?? 100,
+    reputation: {
+      policy: { thresholds: reputationThresholds(e), minVolume: e.REPUTATION_MIN_VOLUME ?? 100 },
+      evaluateMs: (e.REPUTATION_EVALUATE_SECONDS ?? 60) * 1000,
+      webhookUrl: e.REPUTATION_WEBHOOK_URL ?? null,
+    },
   };
+}
+
+/** SES's levels unless overridden; a warn level must stay below its critical level. */
+function reputationThresholds(e: t.TypeOf<typeof EnvCodec>): ReputationThresholds {
+  const thresholds = {
+    bounce: {
+      warn: e.REPUTATION_BOUNCE_WARN ?? SES_THRESHOLDS.bounce.warn,
+      critical: e.REPUTATION_BOUNCE_CRITICAL ?? SES_THRESHOLDS.bounce.critical,
+    },
+    complaint: {
+      warn: e.REPUTATION_COMPLAINT_WARN ?? SES_THRESHOLDS.complaint.warn,
+      critical: e.REPUTATION_COMPLAINT_CRITICAL ?? SES_THRESHOLDS.complaint.critical,
+    },
+  };
+  for (const [rate, levels] of Object.entries(thresholds)) {
+    const name = `REPUTATION_${rate.toUpperCase()}`;
+    if (levels.warn >= levels.critical) {
+      throw new ConfigError(
+        `${name}_WARN: expected less than ${name}_CRITICAL (${levels.critical}), got ${levels.warn}`,
+      );
+    }
+  }
+  return thresholds;
+}
+
+/** The configuration, or `EXIT.config` after one line on stderr saying which variable is wrong. */
+export function configOrExit(
+  env: NodeJS.ProcessEnv,
+  io: Pick<Io, 'stderr'>,
+): WorkerConfig | ExitCode {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr.write(`ses-worker: configuration: ${error.message}\n`);
+    return EXIT.config;
+  }
 }

@@ -8,6 +8,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
 import { startQueueWorker } from '../adapters/bullmq/workers';
+import { makeSmtpSender } from '../adapters/mail/smtp';
+import { makeS3Client, makeStoredMessages } from '../adapters/s3/messages';
 import {
   startHttpServer,
   type HttpRoutes,
@@ -15,26 +17,37 @@ import {
   type ReadinessReport,
 } from '../adapters/http/server';
 import { makeMetrics, type Metrics } from '../adapters/metrics/registry';
-import { makeEventMarkers } from '../adapters/redis/eventMarkers';
+import { makeReputationStore } from '../adapters/redis/reputationStore';
 import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
 import { suppressionRoutes } from '../adapters/http/suppressionRoutes';
+import {
+  makeSnsSignatureVerifier,
+  type SnsSignatureOptions,
+} from '../adapters/sns-signature/verifier';
 import { makeSqsClient } from '../adapters/sqs/client';
 import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
-import type { InboundJob, MetricsJob, QueueName, SuppressionJob } from '../domain/jobs';
+import type { ForwardJob, InboundJob, MetricsJob, QueueName, SuppressionJob } from '../domain/jobs';
+import { redactJobId } from '../domain/routing';
 import type { WorkerConfig } from './config';
 import { makeEnqueueGate } from './enqueueGate';
 import { ingestBatch } from './ingest';
+import type { ForwardingConfig } from './forwardingConfig';
+import type { Forwarder } from './processors/forward';
 import { makeInboundProcessor } from './processors/inbound';
 import { makeMetricsProcessor } from './processors/metrics';
 import { makeSuppressionProcessor } from './processors/suppression';
+import { startReputationEvaluator } from './reputation';
+import { makeStatusFeature } from './status';
 import { confirmSubscription } from '../adapters/sns/subscriptions';
 
 export interface WorkerOptions {
   readonly config: WorkerConfig;
   readonly log: Logger;
-  /** For the embedded emulator: an explicit endpoint and static credentials. */
+  /** For tests only: a local HTTPS server standing in for SNS's certificate host. */
+  readonly snsSignature?: Pick<SnsSignatureOptions, 'certHost' | 'ca'>;
+  /** For the embedded emulator: an explicit endpoint and static credentials (SQS, and S3). */
   readonly sqsEndpoint?: {
     readonly endpoint: string;
     readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
@@ -96,13 +109,30 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     sqs === null ? null : startIngest(options, sqs, jobQueues, metrics, () => stopping);
 
   // Each feature adds its routes here (suppression API, reputation, status page).
+  // The producer connection fails fast while Redis is down: an API call errors, not hangs.
+  const suppressionList = makeSuppressionStore(
+    producerRedis,
+    config.bullmqPrefix,
+    config.suppression.store,
+  );
   const httpRoutes: HttpRoutes[] = [
-    suppressionRoutes({
-      // The producer connection fails fast while Redis is down: an API call errors, not hangs.
-      store: makeSuppressionStore(producerRedis, config.bullmqPrefix, config.suppression.store),
-      apiToken: config.apiToken,
-    }),
+    suppressionRoutes({ store: suppressionList, apiToken: config.apiToken }),
   ];
+  const status = makeStatusFeature({
+    config,
+    log,
+    metrics,
+    redis: producerRedis,
+    workerRedis,
+    queues: jobQueues.queues,
+    sqs,
+    suppressionCounts: () => suppressionList.counts(),
+  });
+  httpRoutes.push(...status.routes);
+  // Every process replica evaluates; the store lets one of them announce each change.
+  const evaluator = processes
+    ? startReputationEvaluator(status.monitor, config.reputation.evaluateMs, log)
+    : null;
 
   const readiness = makeReadiness({
     config,
@@ -116,6 +146,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     stopping = true;
     await pollers?.stop();
     await Promise.all(workers.map((w) => w.close()));
+    await evaluator?.stop();
     await jobQueues.close();
     await Promise.all([quit(producerRedis), quit(workerRedis)]);
     sqs?.destroy();
@@ -165,11 +196,13 @@ function startIngest(
   const dlqUrl = config.sqs.dlqUrl;
   if (dlqUrl === null)
     log.warn('SQS_DLQ_URL not set: undecodable messages are left for the queue’s redrive policy');
-  if (config.snsVerifySignatures) {
+  const verifier = config.snsVerifySignatures
+    ? makeSnsSignatureVerifier({ topicArns: config.snsTopicArns, ...options.snsSignature })
+    : null;
+  if (verifier === null)
     log.warn(
-      'SNS signature verification is not implemented yet: SNS_VERIFY_SIGNATURES is accepted but not enforced',
+      'SNS signature verification is off (SNS_VERIFY_SIGNATURES=false): forged notifications would be accepted',
     );
-  }
 
   const onEvent = (event: DomainEvent) => {
     if (event.kind !== 'snsSubscriptionConfirmation') return;
@@ -207,6 +240,7 @@ function startIngest(
         deleteMessages: (batch) => deleteMessages(sqs, queueUrl, batch),
         deadLetter: dlqUrl === null ? null : (poison) => sendToDeadLetterQueue(sqs, dlqUrl, poison),
         onEvent,
+        ...(verifier === null ? {} : { verifySignature: (body: string) => verifier.verify(body) }),
         metrics,
         log,
       });
@@ -224,16 +258,15 @@ function startIngest(
 
 function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Metrics): Worker[] {
   const { config, log } = options;
-  const store = makeSuppressionStore(
-    workerRedis,
-    config.bullmqPrefix,
-    config.suppression.store,
-  );
+  const store = makeSuppressionStore(workerRedis, config.bullmqPrefix, config.suppression.store);
   const common = {
     connection: workerRedis,
     prefix: config.bullmqPrefix,
     concurrency: config.jobs.concurrency,
     lockMs: config.jobs.lockMs,
+    // A job in hand when its process dies comes back as often as it may fail: a kill or two
+    // (a deploy, an OOM elsewhere) must not fail it for good; one that keeps killing stops.
+    maxStalledCount: config.jobs.attempts,
     onOutcome: (
       queue: QueueName,
       outcome: 'completed' | 'retrying' | 'failed',
@@ -242,35 +275,84 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
     ) => {
       metrics.jobs.inc({ queue, outcome });
       if (outcome !== 'completed')
-        log.warn({ queue, jobId: job?.id, err: error?.message }, `job ${outcome}`);
+        log.warn(
+          {
+            queue,
+            jobId: job?.id === undefined ? undefined : redactJobId(job.id),
+            err: error?.message,
+          },
+          `job ${outcome}`,
+        );
     },
     onError: (error: Error) => log.warn({ err: error.message }, 'bullmq worker error'),
   };
+  const forwarder =
+    config.forwarding === null ? null : makeForwarder(options, workerRedis, config.forwarding);
+  const inbound = startQueueWorker<InboundJob | ForwardJob>({
+    ...common,
+    queue: 'inbound',
+    process: makeInboundProcessor({ metrics, log, forwarder }),
+  });
+  // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished.
+  inbound.on('closed', () => {
+    forwarder?.close().catch((error: Error) => log.warn({ err: error.message }, 'forwarder close'));
+  });
   return [
     startQueueWorker<SuppressionJob>({
       ...common,
       queue: 'suppression',
       process: makeSuppressionProcessor(store, config.suppression.policy, metrics),
     }),
-    startQueueWorker<InboundJob>({
-      ...common,
-      queue: 'inbound',
-      process: makeInboundProcessor(metrics, log),
-    }),
+    inbound,
     startQueueWorker<MetricsJob>({
       ...common,
       queue: 'metrics',
       process: makeMetricsProcessor(
         metrics,
-        makeEventMarkers(
-          workerRedis,
-          `${config.bullmqPrefix}:metrics`,
-          config.metricsDedupeSeconds,
-        ),
-        config.metricsMaxConfigurationSets,
+        makeReputationStore(workerRedis, {
+          keyPrefix: config.bullmqPrefix,
+          markerTtlSeconds: config.metricsDedupeSeconds,
+          maxConfigurationSets: config.metricsMaxConfigurationSets,
+          maxIdentities: config.metricsMaxIdentities,
+        }),
+        {
+          maxConfigurationSets: config.metricsMaxConfigurationSets,
+          maxTemplates: config.metricsMaxTemplates,
+        },
       ),
     }),
   ];
+}
+
+/**
+ * Inbound forwarding's adapters. The fan-out adds `forward` jobs on the worker connection, not
+ * the producer's: a `received` job in progress should wait out a Redis outage, not fail at once.
+ */
+function makeForwarder(
+  options: WorkerOptions,
+  workerRedis: Redis,
+  forwarding: ForwardingConfig,
+): Forwarder & { close(): Promise<void> } {
+  const { config } = options;
+  const fanOut = makeJobQueues(workerRedis, config.bullmqPrefix, config.jobs);
+  const s3 = makeS3Client({
+    region: config.sqs.region,
+    customEndpoint: forwarding.s3CustomEndpoint,
+    // The embedded emulator serves S3 on its SQS endpoint.
+    ...(options.sqsEndpoint ?? {}),
+  });
+  const sender = makeSmtpSender(forwarding.smtpUrl);
+  return {
+    config: forwarding,
+    fanOut,
+    storedMessages: makeStoredMessages(s3),
+    sender,
+    async close() {
+      sender.close();
+      s3.destroy();
+      await fanOut.close();
+    },
+  };
 }
 
 function makeReadiness(deps: {

@@ -13,6 +13,11 @@ export interface QueueWorkerOptions<D> {
   readonly concurrency: number;
   /** Lock on an active job; a worker that dies holding it loses the job to others after this. */
   readonly lockMs: number;
+  /**
+   * How many times a job may come back from a process that died holding it before it is failed
+   * for good (BullMQ's default, 1, fails a job whose processes were killed twice).
+   */
+  readonly maxStalledCount?: number;
   readonly process: (data: D, job: Job<D>) => Promise<unknown>;
   readonly onOutcome: (
     queue: QueueName,
@@ -31,6 +36,7 @@ export function startQueueWorker<D>(options: QueueWorkerOptions<D>): Worker<D> {
     lockDuration: options.lockMs,
     // Look for stalled jobs as often as a lock can lapse.
     stalledInterval: options.lockMs,
+    maxStalledCount: options.maxStalledCount ?? 1,
   });
   worker.on('completed', (job) => options.onOutcome(options.queue, 'completed', job));
   worker.on('failed', (job, error) => {

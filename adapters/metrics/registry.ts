@@ -17,6 +17,84 @@ export function makeMetrics() {
       labelNames: ['kind', 'configuration_set'] as const,
       registers,
     }),
+    bounces: new Counter({
+      name: 'ses_bounces_total',
+      help: 'Bounce events by type and subtype (unknown subtypes as other)',
+      labelNames: ['bounce_type', 'bounce_subtype'] as const,
+      registers,
+    }),
+    complaints: new Counter({
+      name: 'ses_complaints_total',
+      help: 'Complaint events by feedback type (none when the report gives none)',
+      labelNames: ['feedback_type'] as const,
+      registers,
+    }),
+    deliverySeconds: new Histogram({
+      name: 'ses_delivery_processing_seconds',
+      help: 'Delivery events: time from SES accepting the mail to the receiving server accepting it (processingTimeMillis)',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400],
+      registers,
+    }),
+    deliveryDelays: new Counter({
+      name: 'ses_delivery_delays_total',
+      help: 'DeliveryDelay events by delay type',
+      labelNames: ['delay_type'] as const,
+      registers,
+    }),
+    renderingFailures: new Counter({
+      name: 'ses_rendering_failures_total',
+      help: 'Rendering Failure events by template (capped: METRICS_MAX_TEMPLATES, then other)',
+      labelNames: ['template'] as const,
+      registers,
+    }),
+    inboundActions: new Counter({
+      name: 'ses_inbound_actions_total',
+      help: 'Received (inbound) notifications by receipt action',
+      labelNames: ['action'] as const,
+      registers,
+    }),
+    inboundVerdicts: new Counter({
+      name: 'ses_inbound_verdicts_total',
+      help: 'Received (inbound) notifications by verdict (spam, virus, spf, dkim, dmarc) and status',
+      labelNames: ['verdict', 'status'] as const,
+      registers,
+    }),
+    reputationBounceRate: new Gauge({
+      name: 'ses_reputation_bounce_rate',
+      help: 'Hard bounces per recipient sent over the window (0.05 = 5 %), from the reputation windows in Redis',
+      labelNames: ['window', 'dimension', 'name'] as const,
+      registers,
+    }),
+    reputationComplaintRate: new Gauge({
+      name: 'ses_reputation_complaint_rate',
+      help: 'Complaints per recipient sent over the window (0.001 = 0.1 %)',
+      labelNames: ['window', 'dimension', 'name'] as const,
+      registers,
+    }),
+    reputationVolume: new Gauge({
+      name: 'ses_reputation_volume',
+      help: 'Recipients the rates divide by over the window: sends, or deliveries + bounces when larger',
+      labelNames: ['window', 'dimension', 'name'] as const,
+      registers,
+    }),
+    reputationState: new Gauge({
+      name: 'ses_reputation_state',
+      help: 'Reputation state: 0 ok, 1 warn, 2 critical (the worse of the 24h and 7d windows)',
+      labelNames: ['dimension', 'name'] as const,
+      registers,
+    }),
+    reputationThreshold: new Gauge({
+      name: 'ses_reputation_threshold',
+      help: 'The configured thresholds, for dashboards: rate (bounce, complaint) and level (warn, critical)',
+      labelNames: ['rate', 'level'] as const,
+      registers,
+    }),
+    reputationNotifications: new Counter({
+      name: 'ses_reputation_notifications_total',
+      help: 'Reputation state changes announced to REPUTATION_WEBHOOK_URL, by outcome (sent, failed)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     messagesReceived: new Counter({
       name: 'ses_worker_sqs_messages_received_total',
       help: 'SQS messages received',
@@ -36,6 +114,12 @@ export function makeMetrics() {
     decodeFailures: new Counter({
       name: 'ses_worker_decode_failures_total',
       help: 'SQS bodies that did not decode, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    signatureFailures: new Counter({
+      name: 'ses_worker_signature_failures_total',
+      help: 'SNS envelopes whose signature check failed (dead-lettered), by reason',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -69,10 +153,16 @@ export function makeMetrics() {
       labelNames: ['action'] as const,
       registers,
     }),
-    suppressed: new Counter({
-      name: 'ses_suppression_applied_total',
-      help: 'Suppression jobs that put an address on the list, by reason',
-      labelNames: ['reason'] as const,
+    inboundForwarded: new Counter({
+      name: 'ses_inbound_forwarded_total',
+      help: 'Inbound forwarding outcomes (FORWARD_OUTCOMES in domain/forwarding/policy.ts): per message when decided before fan-out, per copy after',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    suppressionChanges: new Counter({
+      name: 'ses_suppression_changes_total',
+      help: 'Changes to the suppression list by outcome (added, updated, counted, reset, lifted, removed, recorded, imported, unchanged) and reason',
+      labelNames: ['outcome', 'reason'] as const,
       registers,
     }),
     ready: new Gauge({

@@ -141,14 +141,37 @@ describe('metricsJob', () => {
     'sns/subscription-confirmation.json',
   ].map((name) => event(fixtureText(name)));
 
-  it('one job for the batch, naming each event with its id, kind and configuration set', () => {
+  it('one job for the batch, naming each event with its id, kind and bounded facts', () => {
     const job = metricsJob(events);
+    const at = (e: DomainEvent) => e.timestamp!.toISOString();
     expect(job?.queue).toBe('metrics');
     expect(job?.data).toEqual({
       events: [
-        { id: eventId(events[0]!), kind: 'open', configurationSet: 'ConfigSet' },
-        { id: eventId(events[1]!), kind: 'delivery', configurationSet: null },
-        { id: eventId(events[2]!), kind: 'snsSubscriptionConfirmation', configurationSet: null },
+        {
+          id: eventId(events[0]!),
+          kind: 'open',
+          configurationSet: 'ConfigSet',
+          at: at(events[0]!),
+          recipients: 1,
+          identity: 'example.com',
+        },
+        {
+          id: eventId(events[1]!),
+          kind: 'delivery',
+          configurationSet: null,
+          at: at(events[1]!),
+          recipients: events[1]!.recipients.length,
+          identity: 'example.com',
+          delivery: { processingTimeMillis: expect.any(Number) },
+        },
+        {
+          id: eventId(events[2]!),
+          kind: 'snsSubscriptionConfirmation',
+          configurationSet: null,
+          at: at(events[2]!),
+          recipients: 0,
+          identity: null,
+        },
       ],
     });
     expect(job?.id).not.toContain(':');

@@ -6,6 +6,7 @@ import {
 } from '../../../adapters/sqs/messages';
 import { makeLabelCap, NO_CONFIGURATION_SET, OTHER_LABEL } from '../../../domain/labels';
 import { isSnsUrl } from '../../../adapters/sns/subscriptions';
+import { redactJobId } from '../../../domain/routing';
 
 describe('makeLabelCap', () => {
   it('keeps the first N distinct values and counts the rest as other', () => {
@@ -88,5 +89,19 @@ describe('isSnsUrl', () => {
     ['not a url', false],
   ])('%s → %s', (url, expected) => {
     expect(isSnsUrl(url)).toBe(expected);
+  });
+});
+
+describe('redactJobId', () => {
+  it.each([
+    [
+      'suppression/bounce/0100-feedback/jane@example.com',
+      'suppression/bounce/0100-feedback/<address>',
+    ],
+    ['inbound/forward/msg-1/ops@example.org', 'inbound/forward/msg-1/<address>'],
+    ['inbound/received/msg-1', 'inbound/received/msg-1'],
+    ['metrics/batch/9f0c2a1b', 'metrics/batch/9f0c2a1b'],
+  ])('%s → %s', (id, expected) => {
+    expect(redactJobId(id)).toBe(expected);
   });
 });
