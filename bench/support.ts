@@ -25,6 +25,12 @@ const MIX: ReadonlyArray<readonly [file: string, weight: number]> = [
  * feedback id and recipient, so every body is a distinct event that calls for jobs of its own.
  */
 export function snsWrappedSesBodies(count: number): string[] {
+  const body = snsWrappedSesBodyMaker();
+  return Array.from({ length: count }, (_, i) => body(i));
+}
+
+/** Body i of `snsWrappedSesBodies`, made one at a time (bench:soak cannot hold 500,000). */
+export function snsWrappedSesBodyMaker(): (i: number) => string {
   const samples = MIX.map(([file, weight]) => ({
     json: readFileSync(
       join(REPO_ROOT, 'test', 'fixtures', 'event-publishing', `${file}.json`),
@@ -33,8 +39,7 @@ export function snsWrappedSesBodies(count: number): string[] {
     weight,
   }));
   const totalWeight = samples.reduce((sum, s) => sum + s.weight, 0);
-  const bodies: string[] = [];
-  for (let i = 0; i < count; i++) {
+  return (i) => {
     // Deterministic spread over the mix: body i takes the sample whose weight band holds i.
     let slot = (i * 7919) % totalWeight;
     const sample = samples.find((s) => (slot -= s.weight) < 0) ?? samples[0]!;
@@ -43,24 +48,21 @@ export function snsWrappedSesBodies(count: number): string[] {
       .replaceAll('recipient@example.com', `user${i}@example.com`)
       .replace(/"messageId":\s*"[^"]*"/g, `"messageId": "${id}"`)
       .replace(/"feedbackId":\s*"[^"]*"/g, `"feedbackId": "${id}-feedback"`);
-    bodies.push(
-      JSON.stringify({
-        Type: 'Notification',
-        MessageId: `5f1c9a2e-${i.toString(16).padStart(4, '0')}-4b1e-9d6a-0e5b7c1f2a3d`,
-        TopicArn: 'arn:aws:sns:us-east-1:123456789012:ses-events',
-        Subject: 'Amazon SES Email Event Notification',
-        Message: JSON.stringify(JSON.parse(message)),
-        Timestamp: '2024-05-01T12:00:00.000Z',
-        SignatureVersion: '1',
-        Signature: 'EXAMPLEpH+2Oc3rZ9fSGdIaPWOzEGWrJfNPr2pRy8aG2b7x6Dk8Tx0QjYkD9P1uEXAMPLE==',
-        SigningCertURL:
-          'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem',
-        UnsubscribeURL:
-          'https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:123456789012:ses-events:2c2a5a5e',
-      }),
-    );
-  }
-  return bodies;
+    return JSON.stringify({
+      Type: 'Notification',
+      MessageId: `5f1c9a2e-${i.toString(16).padStart(4, '0')}-4b1e-9d6a-0e5b7c1f2a3d`,
+      TopicArn: 'arn:aws:sns:us-east-1:123456789012:ses-events',
+      Subject: 'Amazon SES Email Event Notification',
+      Message: JSON.stringify(JSON.parse(message)),
+      Timestamp: '2024-05-01T12:00:00.000Z',
+      SignatureVersion: '1',
+      Signature: 'EXAMPLEpH+2Oc3rZ9fSGdIaPWOzEGWrJfNPr2pRy8aG2b7x6Dk8Tx0QjYkD9P1uEXAMPLE==',
+      SigningCertURL:
+        'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem',
+      UnsubscribeURL:
+        'https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:123456789012:ses-events:2c2a5a5e',
+    });
+  };
 }
 
 export const meanBytes = (texts: readonly string[]): number =>

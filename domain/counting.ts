@@ -78,8 +78,19 @@ export function countedEvent(event: DomainEvent, id: string): CountedEvent {
  * label. Null when neither names a plausible domain.
  */
 export function sendingIdentity(sourceArn: string | undefined, source: string): string | null {
-  const fromArn = sourceArn === undefined ? null : /:identity\/(.+)$/.exec(sourceArn)?.[1];
-  return domainOf(fromArn ?? null) ?? domainOf(addressPart(source));
+  return domainOf(identityInArn(sourceArn)) ?? domainOf(addressPart(source));
+}
+
+const IDENTITY = ':identity/';
+
+/**
+ * What follows `:identity/` in the ARN. Found by index: `/:identity\/(.+)$/` takes time
+ * quadratic in the length of an ARN that repeats `:identity/` and ends in a newline (seconds
+ * for one 256 KiB message, found by npm run fuzz).
+ */
+function identityInArn(sourceArn: string | undefined): string | null {
+  const at = sourceArn?.indexOf(IDENTITY) ?? -1;
+  return at === -1 ? null : sourceArn!.slice(at + IDENTITY.length);
 }
 
 /** `Name <a@b.example>` → `a@b.example`; a bare address as it is. */

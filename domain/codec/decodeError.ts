@@ -43,14 +43,32 @@ export function decodeError(
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const MAX_SHOWN_STRING = 60;
 
+/**
+ * JSON-quoted, and one line whatever it holds: JSON.stringify leaves U+2028 and U+2029 (line
+ * separators) raw, and U+FFFE and U+FFFF, which SQS refuses in message text, so the error could
+ * not travel to the DLQ in the message's attributes.
+ */
+function quote(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u2028\u2029\uFFFE\uFFFF]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  );
+}
+
+/** A short excerpt: a message is one line, read by people, and kept whole in the DLQ. */
+const shorten = (text: string): string =>
+  text.length > MAX_SHOWN_STRING ? `${text.slice(0, MAX_SHOWN_STRING)}…` : text;
+
 function pathOf(context: t.Context): string {
   let path = '';
   for (let i = 1; i < context.length; i++) {
     const entry = context[i] as t.ContextEntry;
     const parent = (context[i - 1] as t.ContextEntry).type;
+    const short = entry.key.length <= MAX_SHOWN_STRING;
     if (parent instanceof ArrayOfType || parent instanceof t.ArrayType) path += `[${entry.key}]`;
-    else if (IDENTIFIER.test(entry.key)) path += path === '' ? entry.key : `.${entry.key}`;
-    else path += `[${JSON.stringify(entry.key)}]`;
+    else if (short && IDENTIFIER.test(entry.key)) path += path === '' ? entry.key : `.${entry.key}`;
+    // Keys of maps (tags, MessageAttributes) are the sender's: any length, any characters.
+    else path += `[${quote(shorten(entry.key))}]`;
   }
   return path;
 }
@@ -61,8 +79,7 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') {
     if (value.length === 0) return 'empty string';
-    const shown = value.length > MAX_SHOWN_STRING ? `${value.slice(0, MAX_SHOWN_STRING)}…` : value;
-    return `string ${JSON.stringify(shown)}`;
+    return `string ${quote(shorten(value))}`;
   }
   if (typeof value === 'number' || typeof value === 'boolean')
     return `${typeof value} ${String(value)}`;
