@@ -18,6 +18,7 @@ import {
 } from '../adapters/http/server';
 import { makeMetrics, type Metrics } from '../adapters/metrics/registry';
 import { makeReputationStore } from '../adapters/redis/reputationStore';
+import { makeSentCopies } from '../adapters/redis/sentCopies';
 import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
 import { suppressionRoutes } from '../adapters/http/suppressionRoutes';
 import {
@@ -347,6 +348,12 @@ function makeForwarder(
     fanOut,
     storedMessages: makeStoredMessages(s3),
     sender,
+    // As long as a forward job's id deduplicates: a redelivery after that is a new copy anyway.
+    sentCopies: makeSentCopies(
+      workerRedis,
+      config.bullmqPrefix,
+      Math.max(config.jobs.keepCompletedSeconds, 86_400),
+    ),
     async close() {
       sender.close();
       s3.destroy();

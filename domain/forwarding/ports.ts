@@ -1,4 +1,4 @@
-/** What forwarding needs from outside: stored mail (S3) and an SMTP server. */
+/** What forwarding needs from outside: stored mail (S3), an SMTP server, and a record of sends. */
 import type { EmailAddress } from '../address';
 import type { SmtpFailure } from './smtp';
 
@@ -35,4 +35,15 @@ export interface MailSender {
     readonly to: EmailAddress;
     readonly message: Uint8Array;
   }): Promise<SendResult>;
+}
+
+/**
+ * Which copies an SMTP server has already accepted. Written the moment the server answers 250,
+ * read before every send: a job that runs again after its send (its lock lapsed while the
+ * process lived, or the process died before BullMQ recorded completion) does not send again.
+ */
+export interface SentCopies {
+  /** The server's reply to the earlier send of this copy, or null if there was none. */
+  sentBefore(copyId: string): Promise<string | null>;
+  record(copyId: string, response: string): Promise<void>;
 }

@@ -9,8 +9,11 @@
  * or Redis trouble — throws, and BullMQ retries with backoff until JOB_ATTEMPTS runs out
  * (`failed`).
  *
- * At least once: a process that dies between the server's 250 and BullMQ recording the job as
- * completed sends the copy again when the job is retried.
+ * Each copy is sent once as far as this side can know: the server's 250 is recorded in Redis at
+ * once (`sentCopies`) and checked before every send, so a job that runs again after its send —
+ * its lock lapsed while the process lived, or it died before BullMQ recorded completion — does
+ * not send again. SMTP and Redis share no commit: a process killed between the 250 and that
+ * record (well under a millisecond) still sends the copy twice.
  */
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
@@ -22,7 +25,7 @@ import {
   type RewriteContext,
 } from '../../domain/forwarding/headers';
 import type { ForwardOutcome } from '../../domain/forwarding/policy';
-import type { MailSender, StoredMessages } from '../../domain/forwarding/ports';
+import type { MailSender, SentCopies, StoredMessages } from '../../domain/forwarding/ports';
 import { describeSmtpFailure, isPermanentSmtpFailure } from '../../domain/forwarding/smtp';
 import type { ForwardJob, RawMessageSource } from '../../domain/jobs';
 import type { JobSink } from '../../domain/ports';
@@ -35,10 +38,13 @@ export interface Forwarder {
   readonly fanOut: JobSink;
   readonly storedMessages: StoredMessages;
   readonly sender: MailSender;
+  readonly sentCopies: SentCopies;
 }
 
 /** The parts of a BullMQ job a processor looks at (BullMQ's `Job` has them). */
 export interface JobContext {
+  /** BullMQ's job id: `inbound/forward/<messageId>/<target>`, one per copy. */
+  readonly id?: string;
   readonly name: string;
   readonly attemptsMade: number;
   readonly opts: { readonly attempts?: number };
@@ -51,6 +57,8 @@ export interface ForwardResult {
   readonly bytes?: number;
   /** The server's final reply, for the job's return value. */
   readonly response?: string;
+  /** The copy had been sent by an earlier run of this job: nothing was sent this time. */
+  readonly alreadySent?: boolean;
 }
 
 type Read =
@@ -98,6 +106,13 @@ export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log
   };
 
   const forward = async (job: ForwardJob, context: JobContext): Promise<ForwardResult> => {
+    const copyId = context.id ?? `${job.sesMessageId}/${job.target}`;
+    const earlier = await forwarder.sentCopies.sentBefore(copyId);
+    if (earlier !== null) {
+      // Counted when it was sent; this run only finishes the job.
+      log.info({ sesMessageId: job.sesMessageId }, 'forward already sent by an earlier run');
+      return { outcome: 'forwarded', response: earlier, alreadySent: true };
+    }
     const raw = await readRaw(job.source, job.sesMessageId);
     if (raw.kind === 'tooLarge') {
       return done(job, { outcome: 'tooLarge', bytes: raw.size }, { maxBytes: config.maxBytes });
@@ -146,6 +161,15 @@ export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log
 
     const sent = await forwarder.sender.send({ from: config.from, to: job.target, message });
     if (sent.ok) {
+      try {
+        await forwarder.sentCopies.record(copyId, sent.response);
+      } catch (error) {
+        // The copy is out; failing the job now would only send it again.
+        log.warn(
+          { sesMessageId: job.sesMessageId, err: (error as Error).message },
+          'forward sent, but not recorded as sent',
+        );
+      }
       return done(
         job,
         { outcome: 'forwarded', bytes: message.length, response: sent.response },

@@ -8,7 +8,12 @@ import pino from 'pino';
 import { makeMetrics, type Metrics } from '../../../adapters/metrics/registry';
 import type { EmailAddress } from '../../../domain/address';
 import { decodeSqsBody } from '../../../domain/decode';
-import type { MailSender, SendResult, StoredMessages } from '../../../domain/forwarding/ports';
+import type {
+  MailSender,
+  SendResult,
+  SentCopies,
+  StoredMessages,
+} from '../../../domain/forwarding/ports';
 import { decodeForwardRules } from '../../../domain/forwarding/rules';
 import {
   describeSmtpFailure,
@@ -94,13 +99,26 @@ function harness(options: {
       return Promise.resolve(replies.shift() ?? { ok: true, response: '250 OK queued' });
     },
   };
-  const forwarder: Forwarder = { config: config(options.config), fanOut, storedMessages, sender };
+  const recorded = new Map<string, string>();
+  const sentCopies: SentCopies = {
+    sentBefore: (copyId) => Promise.resolve(recorded.get(copyId) ?? null),
+    record: (copyId, response) => Promise.resolve(void recorded.set(copyId, response)),
+  };
+  const forwarder: Forwarder = {
+    config: config(options.config),
+    fanOut,
+    storedMessages,
+    sender,
+    sentCopies,
+  };
   const process = makeInboundProcessor({
     metrics,
     log: silent,
     forwarder: options.forwarding === false ? null : forwarder,
   });
-  const context = (name: string, attemptsMade: number): JobContext => ({
+  // One id per job, as BullMQ's ids are one per (message, target).
+  const context = (name: string, attemptsMade: number, data: unknown): JobContext => ({
+    id: `inbound/${name}/${JSON.stringify(data)}`,
     name,
     attemptsMade,
     opts: { attempts: 3 },
@@ -112,7 +130,7 @@ function harness(options: {
     sent,
     jobLog,
     process,
-    run: (name, data, attemptsMade = 0) => process(data, context(name, attemptsMade)),
+    run: (name, data, attemptsMade = 0) => process(data, context(name, attemptsMade, data)),
     async outcomes() {
       const { values } = await metrics.inboundForwarded.get();
       return Object.fromEntries(values.map((v) => [String(v.labels.outcome), v.value] as const));
@@ -189,6 +207,26 @@ describe('forward jobs', () => {
       /^X-SES-Worker-Forwarded: by=forwarder@example.com;/,
     );
     expect(await h.outcomes()).toEqual({ forwarded: 1 });
+  });
+
+  it('a job that runs again after its copy was accepted does not send it again', async () => {
+    const h = harness({});
+    expect(await h.run('forward', contentJob())).toMatchObject({ outcome: 'forwarded' });
+    // The lock lapsed, or the process died before BullMQ recorded completion: the job runs again.
+    expect(await h.run('forward', contentJob(), 1)).toEqual({
+      outcome: 'forwarded',
+      response: '250 OK queued',
+      alreadySent: true,
+    });
+    expect(h.sent).toHaveLength(1);
+    expect(await h.outcomes()).toEqual({ forwarded: 1 });
+  });
+
+  it('a send that failed is not recorded: the retry sends', async () => {
+    const h = harness({ replies: [failure(451, 'EENVELOPE', '451 try later')] });
+    await expect(h.run('forward', contentJob())).rejects.toThrow(/451/);
+    expect(await h.run('forward', contentJob(), 1)).toMatchObject({ outcome: 'forwarded' });
+    expect(h.sent).toHaveLength(2);
   });
 
   it('reads S3-stored mail; a missing object fails for good', async () => {
