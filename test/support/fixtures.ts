@@ -1,8 +1,14 @@
 /** The JSON fixtures of test/fixtures/ and the SNS envelope SQS delivers them in. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const FIXTURES_DIR = resolve(__dirname, '..', 'fixtures');
+/** test/fixtures, from test/support or from its compiled copy in dist/test/support (chaos suite). */
+export const FIXTURES_DIR =
+  [
+    resolve(__dirname, '..', 'fixtures'),
+    resolve(__dirname, '..', '..', '..', 'test', 'fixtures'),
+  ].find((dir) => existsSync(join(dir, 'event-publishing'))) ??
+  resolve(__dirname, '..', 'fixtures');
 
 /** `event-publishing/bounce.json` → its text. */
 export const fixtureText = (name: string): string => readFileSync(join(FIXTURES_DIR, name), 'utf8');

@@ -3,10 +3,16 @@
  * awaitable, and signals to send it. `npm test` builds before jest runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { eventually } from './await';
 
-export const CLI = resolve(__dirname, '..', '..', 'dist', 'worker', 'cli.js');
+/** dist/worker/cli.js, from test/support or from its compiled copy in dist/test/support. */
+export const CLI =
+  [
+    resolve(__dirname, '..', '..', 'dist', 'worker', 'cli.js'),
+    resolve(__dirname, '..', '..', 'worker', 'cli.js'),
+  ].find(existsSync) ?? resolve(__dirname, '..', '..', 'dist', 'worker', 'cli.js');
 
 export interface LogLine {
   readonly level: string;
