@@ -86,8 +86,9 @@ local function member(scope) return scope .. '\\n' .. address end
 local function audit(action, scope, reason, evidence)
   local record = cjson.encode({ action = action, scope = scope, reason = reason,
     recordedAt = now, evidence = evidence })
-  redis.call('LPUSH', KEYS[${K.history}], record)
-  redis.call('LTRIM', KEYS[${K.history}], 0, historyMax - 1)
+  if redis.call('LPUSH', KEYS[${K.history}], record) > historyMax then
+    redis.call('LTRIM', KEYS[${K.history}], 0, historyMax - 1)
+  end
   redis.call('XADD', KEYS[${K.audit}], 'MAXLEN', '~', auditMax, '*',
     'address', address, 'record', record)
 end
@@ -100,6 +101,8 @@ end
 
 local function writeEntry(scopeKey, entry, oldReason)
   redis.call('HSET', scopeKey, address, cjson.encode(entry))
+  -- An entry updated under the same reason is already where the indexes say.
+  if oldReason == entry.reason then return end
   redis.call('SADD', KEYS[${K.scopes}], entry.scope)
   redis.call('ZADD', KEYS[${K.index}], 0, member(entry.scope))
   if oldReason and oldReason ~= entry.reason then
