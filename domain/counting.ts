@@ -2,6 +2,7 @@
  * What the metrics queue needs to know about an event: its bounded facts, taken at ingest so
  * the job carries no address, header or free text (DESIGN.md, "Metrics").
  */
+import { receiptVerdicts } from './ses/receiving';
 import type { DomainEvent } from './events';
 import type { CountedEvent } from './jobs';
 
@@ -49,13 +50,7 @@ export function countedEvent(event: DomainEvent, id: string): CountedEvent {
         ...base,
         received: {
           action: receipt.action.type,
-          verdicts: {
-            spam: receipt.spamVerdict?.status ?? null,
-            virus: receipt.virusVerdict?.status ?? null,
-            spf: receipt.spfVerdict?.status ?? null,
-            dkim: receipt.dkimVerdict?.status ?? null,
-            dmarc: receipt.dmarcVerdict?.status ?? null,
-          },
+          verdicts: receiptVerdicts(receipt),
         },
       };
     }

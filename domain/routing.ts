@@ -5,6 +5,7 @@
  * notification delivered twice, delivered raw and enveloped, or replayed from the DLQ maps to
  * the same ids, and BullMQ adds it once.
  */
+import { receiptVerdicts } from './ses/receiving';
 import type { EmailAddress } from './address';
 import { countedEvent } from './counting';
 import type { DomainEvent, ReceivedEvent } from './events';
@@ -168,14 +169,7 @@ function inbound(event: ReceivedEvent): InboundJob {
     mailFrom: mail.source,
     subject: mail.commonHeaders?.subject ?? null,
     action: receipt.action,
-    verdicts: {
-      spam: receipt.spamVerdict?.status ?? null,
-      virus: receipt.virusVerdict?.status ?? null,
-      spf: receipt.spfVerdict?.status ?? null,
-      dkim: receipt.dkimVerdict?.status ?? null,
-      dmarc: receipt.dmarcVerdict?.status ?? null,
-      dmarcPolicy: receipt.dmarcPolicy ?? null,
-    },
+    verdicts: { ...receiptVerdicts(receipt), dmarcPolicy: receipt.dmarcPolicy ?? null },
     content: event.content,
   };
 }

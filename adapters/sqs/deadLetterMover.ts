@@ -13,7 +13,6 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type Message,
@@ -21,6 +20,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ERROR_ATTRIBUTES, REPLAY_ATTRIBUTE } from './messages';
+import { queueDepth } from './queueDepth';
 
 export { REPLAY_ATTRIBUTE };
 
@@ -327,21 +327,7 @@ async function releaseAll(
 }
 
 /** Visible and in-flight counts: the size a pass can expect, for progress. */
-export async function deadLetterDepth(
-  sqs: SQSClient,
-  queueUrl: string,
-): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
-}
+export const deadLetterDepth = (sqs: SQSClient, queueUrl: string) => queueDepth(sqs, queueUrl);
 
 function describe(error: unknown): string {
   if (error instanceof Error)

@@ -1,19 +1,35 @@
-/** How many messages wait in a queue (SQS's approximate count), for the status page's DLQ panel. */
+/** How many messages a queue holds (SQS's approximate counts): progress, the status page, tests. */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
+export interface QueueDepth {
+  /** Waiting to be received. */
+  readonly visible: number;
+  /** Received and not yet deleted or back. */
+  readonly inFlight: number;
+}
+
+export async function queueDepth(
+  sqs: SQSClient,
+  queueUrl: string,
+  timeoutMs?: number,
+): Promise<QueueDepth> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+    timeoutMs === undefined ? {} : { abortSignal: AbortSignal.timeout(timeoutMs) },
+  );
+  const visible = Number(Attributes.ApproximateNumberOfMessages);
+  if (!Number.isFinite(visible)) throw new Error('SQS returned no ApproximateNumberOfMessages');
+  return { visible, inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+}
+
+/** The messages waiting in a queue, for the status page's DLQ panel. */
 export async function approximateDepth(
   sqs: SQSClient,
   queueUrl: string,
   timeoutMs = 2000,
 ): Promise<number> {
-  const result = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages'],
-    }),
-    { abortSignal: AbortSignal.timeout(timeoutMs) },
-  );
-  const depth = Number(result.Attributes?.ApproximateNumberOfMessages);
-  if (!Number.isFinite(depth)) throw new Error('SQS returned no ApproximateNumberOfMessages');
-  return depth;
+  return (await queueDepth(sqs, queueUrl, timeoutMs)).visible;
 }

@@ -65,3 +65,16 @@ export const Receipt = struct({
   action: ReceiptAction,
 });
 export type Receipt = t.TypeOf<typeof Receipt>;
+
+/** The receipt's five verdicts by name; null where SES gave none. */
+export function receiptVerdicts(
+  receipt: Receipt,
+): Readonly<Record<'spam' | 'virus' | 'spf' | 'dkim' | 'dmarc', VerdictStatus | null>> {
+  return {
+    spam: receipt.spamVerdict?.status ?? null,
+    virus: receipt.virusVerdict?.status ?? null,
+    spf: receipt.spfVerdict?.status ?? null,
+    dkim: receipt.dkimVerdict?.status ?? null,
+    dmarc: receipt.dmarcVerdict?.status ?? null,
+  };
+}

@@ -1,7 +1,6 @@
 /** SQS/SNS helpers for integration tests, on the real SDK against the emulator. */
 import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type Message,
@@ -59,21 +58,7 @@ export async function sendAll(
 }
 
 /** Visible and in-flight message counts. */
-export async function queueDepth(
-  sqs: SQSClient,
-  queueUrl: string,
-): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
-}
+export { queueDepth } from '../../adapters/sqs/queueDepth';
 
 /**
  * Receives everything currently visible on a queue, deleting nothing. With a visibility timeout
