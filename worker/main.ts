@@ -109,13 +109,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const pollers: Pollers | null =
     sqs === null ? null : startIngest(options, sqs, jobQueues, metrics, () => stopping);
 
-  // Each feature adds its routes here (suppression API, reputation, status page).
   // The producer connection fails fast while Redis is down: an API call errors, not hangs.
   const suppressionList = makeSuppressionStore(
     producerRedis,
     config.bullmqPrefix,
     config.suppression.store,
   );
+  // Each feature adds its routes here (suppression API, reputation, status page).
   const httpRoutes: HttpRoutes[] = [
     suppressionRoutes({ store: suppressionList, apiToken: config.apiToken }),
   ];
