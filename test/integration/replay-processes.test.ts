@@ -21,7 +21,7 @@ import { loadConfig } from '../../worker/config';
 import { replayDlqCommand } from '../../worker/commands/replayDlq';
 import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
-import { useServers } from '../support/environment';
+import { useServers, topologyEnv } from '../support/environment';
 import { expectedJobIds, syntheticNotification } from '../support/notifications';
 import { sdkClientConfig } from '../support/servers';
 import { drainVisible, queueDepth } from '../support/sqs';
@@ -51,13 +51,7 @@ async function setup(): Promise<Setup> {
   return {
     topology,
     prefix,
-    env: {
-      SQS_QUEUE_URL: topology.queueUrl,
-      SQS_DLQ_URL: topology.dlqUrl,
-      AWS_REGION: servers.emulator.region,
-      REDIS_URL: servers.redisServer.url,
-      BULLMQ_PREFIX: prefix,
-    },
+    env: topologyEnv(servers, topology, prefix),
   };
 }
 

@@ -29,7 +29,7 @@ import { replayFailedCommand } from '../../worker/commands/replayFailed';
 import type { Io } from '../../worker/io';
 import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
-import { useServers } from '../support/environment';
+import { useServers, topologyEnv } from '../support/environment';
 import { expectedJobIds, syntheticNotification } from '../support/notifications';
 import { sdkClientConfig } from '../support/servers';
 import { drainVisible, queueDepth } from '../support/sqs';
@@ -226,13 +226,7 @@ async function setup(): Promise<Setup> {
   return {
     topology,
     prefix,
-    env: {
-      SQS_QUEUE_URL: topology.queueUrl,
-      SQS_DLQ_URL: topology.dlqUrl,
-      AWS_REGION: servers.emulator.region,
-      REDIS_URL: servers.redisServer.url,
-      BULLMQ_PREFIX: prefix,
-    },
+    env: topologyEnv(servers, topology, prefix),
   };
 }
 

@@ -7,6 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { startEmulator, startRedis, type EmulatorServer, type RedisServer } from './servers';
 import { clientsFor } from './sqs';
+import type { SesTopology } from '../../adapters/emulator/topology';
 
 export interface TestServers {
   redisServer: RedisServer;
@@ -34,4 +35,19 @@ export function useServers(options: { appendOnly?: boolean } = {}): TestServers 
     await Promise.all([servers.redisServer?.stop(), servers.emulator?.stop()]);
   });
   return servers;
+}
+
+/** The variables that point a worker (or a CLI command) at a test topology and Redis prefix. */
+export function topologyEnv(
+  servers: TestServers,
+  topology: Pick<SesTopology, 'queueUrl' | 'dlqUrl'>,
+  prefix: string,
+): Record<string, string> {
+  return {
+    SQS_QUEUE_URL: topology.queueUrl,
+    SQS_DLQ_URL: topology.dlqUrl,
+    AWS_REGION: servers.emulator.region,
+    REDIS_URL: servers.redisServer.url,
+    BULLMQ_PREFIX: prefix,
+  };
 }
