@@ -256,7 +256,7 @@ function runWorker(input: WorkerInput, onTick: (inputs: number) => void): Promis
       }
     }, WATCH_MS);
     worker.on('message', (report: WorkerReport) => (ending ??= { type: 'report', report }));
-    worker.on('error', (error) => (ending ??= { type: 'error', error }));
+    worker.on('error', (error: Error) => (ending ??= { type: 'error', error }));
     worker.on('exit', (code) => {
       clearInterval(watch);
       resolve(ending ?? { type: 'error', error: new Error(`the fuzz worker exited with ${code}`) });

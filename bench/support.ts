@@ -82,7 +82,7 @@ export function ratePerSec<T>(
 ): number {
   let operations = 0;
   const start = process.hrtime.bigint();
-  let elapsedMs = 0;
+  let elapsedMs: number;
   do {
     for (const input of inputs) run(input);
     operations += inputs.length;
