@@ -166,7 +166,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     throw error;
   }
   log.info(
-    { port: http.port, role: config.role, queueUrl: config.sqs.queueUrl },
+    { port: http.port, role: config.role, queueUrl: config.sqs.queueUrl, node: process.version },
     'ses-worker running',
   );
 

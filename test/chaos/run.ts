@@ -198,8 +198,6 @@ async function steadily(what: string, timeoutMs: number, probe: () => Promise<bo
 }
 
 async function main(): Promise<number> {
-  // The suite's own SDK clients would warn about Node 20 (the workers are told the same).
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const ledger = buildLedger(MESSAGES, DUPLICATE_SHARE, SEED);
   say(
     `seed ${SEED}: ${ledger.publications.length} notifications (${ledger.unique} distinct + ` +

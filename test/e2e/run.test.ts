@@ -22,14 +22,13 @@ afterEach(async () => {
 });
 afterAll(() => redisServer?.stop());
 
-const quietEnv = {
+const onlyPathEnv = {
   PATH: process.env.PATH ?? '',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
 function runCli(args: string[], env: Record<string, string>) {
   const result = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...quietEnv, ...env },
+    env: { ...onlyPathEnv, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -88,6 +87,9 @@ describe('ses-worker run', () => {
       queueUrl: expect.any(String),
       dlqUrl: expect.any(String),
     });
+    // Whoever starts it (npm start, the tests) runs it on the same Node, and it says which.
+    const running = await embedded.waitForLog((l) => l.msg === 'ses-worker running', 'start-up');
+    expect(running).toMatchObject({ node: process.version });
     const port = await embedded.httpPort();
     const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
 
@@ -110,6 +112,10 @@ describe('ses-worker run', () => {
     ]) {
       expect(metrics).toContain(`# TYPE ${name}`);
     }
+    const [major, minor, patch] = process.versions.node.split('.');
+    expect(metrics).toContain(
+      `nodejs_version_info{version="${process.version}",major="${major}",minor="${minor}",patch="${patch}"} 1`,
+    );
 
     embedded.child.kill('SIGTERM');
     expect(await embedded.exited).toBe(0);

@@ -48,7 +48,6 @@ export function spawnWorker(
       SNS_VERIFY_SIGNATURES: 'false',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
