@@ -95,6 +95,8 @@ interface ScriptNotification {
   readonly address: EmailAddress;
   readonly changes: readonly ScriptChange[];
   readonly eventKey: string | null;
+  /** Its marker is written only if the address has transient history afterwards. */
+  readonly markWithHistory?: boolean;
 }
 
 export function makeSuppressionStore(
@@ -129,9 +131,10 @@ export function makeSuppressionStore(
       }
       return at;
     };
-    const payload = notifications.map(({ address, changes, eventKey }) => ({
+    const payload = notifications.map(({ address, changes, eventKey, markWithHistory }) => ({
       address,
       ...(eventKey === null ? {} : { marker: position(`${p}:applied:${eventKey}`) }),
+      ...(markWithHistory ? { markWithHistory } : {}),
       scopes: position(`${p}:address:${address}`),
       history: position(`${p}:history:${address}`),
       transient: position(`${p}:transient:${address}`),
@@ -167,16 +170,18 @@ export function makeSuppressionStore(
 
   const applyNotifications = (notifications: readonly SuppressionNotification[]) =>
     applyAll(
-      notifications.map(({ address, changes, eventKey }) => ({
-        address,
-        changes: changes.map(toScriptChange),
-        // Resets and lifts are idempotent by their times alone: no marker for them
-        // (deliveries, the most common notification, would otherwise leave a key each).
-        eventKey:
-          eventKey !== null && changes.some((c) => c.type !== 'resetTransient' && c.type !== 'lift')
-            ? eventKey
-            : null,
-      })),
+      notifications.map(({ address, changes, eventKey }) => {
+        const resetsOnly = changes.every((c) => c.type === 'resetTransient');
+        const liftsOnly = changes.every((c) => c.type === 'lift');
+        return {
+          address,
+          changes: changes.map(toScriptChange),
+          // Lifts are idempotent by their times alone: no marker. Deliveries (the most common
+          // notification) are marked only where the address has transient history.
+          eventKey: liftsOnly ? null : eventKey,
+          markWithHistory: resetsOnly,
+        };
+      }),
     );
 
   const parseEntry = (raw: string | null): SuppressionEntry | null => {

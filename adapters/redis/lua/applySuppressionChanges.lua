@@ -12,8 +12,10 @@ KEYS[3..] the per-reason indexes, in ARGV[5]'s order; then the notifications' ke
 
 ARGV[1] now (ms)   ARGV[2] marker TTL (s)   ARGV[3] history cap   ARGV[4] audit cap
 ARGV[5] the reasons, strongest first (JSON)
-ARGV[6] the notifications (JSON): { address, marker?, scopes, history, transient, lifted,
-        global, changes: [{ type, at, key?, scope?, ... }] }, key fields being KEYS positions.
+ARGV[6] the notifications (JSON): { address, marker?, markWithHistory?, scopes, history,
+        transient, lifted, global, changes: [{ type, at, key?, scope?, ... }] }, key fields
+        being KEYS positions. markWithHistory: the marker is written only if the address has
+        transient history once the whole list is applied (deliveries).
 
 Returns, per notification, per change: { outcome, scope, reason, previousReason } ('' = none),
 reason being the entry's reason after the change and previousReason the one before.
@@ -195,6 +197,10 @@ local function applyChange(change)
 end
 
 local results = {}
+-- Deliveries' markers, written at the end and only where the address has transient history
+-- (one key per delivered address would cost more than the list): a batch retried after a
+-- bounce older than its delivery was counted must not reset that bounce on the second run.
+local deliveryMarkers = {}
 for n, notification in ipairs(notifications) do
   address = notification.address
   scopesKey = KEYS[notification.scopes]
@@ -204,15 +210,22 @@ for n, notification in ipairs(notifications) do
   globalKey = KEYS[notification.global]
   local markerKey = notification.marker and KEYS[notification.marker]
   local applied = {}
-  if markerKey and redis.call('EXISTS', markerKey) == 1 then
+  if markerKey and (deliveryMarkers[markerKey] or redis.call('EXISTS', markerKey) == 1) then
     for i = 1, #notification.changes do applied[i] = { 'unchanged', '', '', '' } end
   else
     for i, change in ipairs(notification.changes) do
       local outcome, scope, reason, previous = applyChange(change)
       applied[i] = { outcome, scope or '', reason or '', previous or '' }
     end
-    if markerKey then redis.call('SET', markerKey, '1', 'EX', markerTtl) end
+    if markerKey and notification.markWithHistory then
+      deliveryMarkers[markerKey] = transientKey
+    elseif markerKey then
+      redis.call('SET', markerKey, '1', 'EX', markerTtl)
+    end
   end
   results[n] = applied
+end
+for markerKey, transient in pairs(deliveryMarkers) do
+  if redis.call('EXISTS', transient) == 1 then redis.call('SET', markerKey, '1', 'EX', markerTtl) end
 end
 return results
