@@ -147,6 +147,19 @@ const parsed = (value: string): unknown => {
   }
 };
 
+/** A processor on a store of its own; `outcomes` gives each notification's first outcome. */
+function freshProcessor() {
+  const prefix = `{prop-${++prefixes}}`;
+  const process = makeSuppressionProcessor(
+    makeSuppressionStore(redis, prefix),
+    DEFAULT_SUPPRESSION_POLICY,
+    makeMetrics(),
+  );
+  const outcomes = async (notifications: SuppressionNotificationData[]) =>
+    (await process({ notifications }, {})).applied.map((n) => n.changes[0]?.outcome);
+  return { prefix, process, outcomes };
+}
+
 const kinds: Kind[] = [
   'permanent',
   'transient',
@@ -226,22 +239,17 @@ describe('batches, repeats and retries', () => {
     const to = ADDRESSES[0]!;
     const delivery = notification(1, 'delivery', to, 10);
     const bounce = notification(2, 'transient', to, 5);
-    const prefix = `{prop-${++prefixes}}`;
-    const process = makeSuppressionProcessor(
-      makeSuppressionStore(redis, prefix),
-      DEFAULT_SUPPRESSION_POLICY,
-      makeMetrics(),
-    );
-    const outcomes = async (notifications: SuppressionNotificationData[]) =>
-      (await process({ notifications }, {})).applied.map((n) => n.changes[0]?.outcome);
+    const { prefix, outcomes } = freshProcessor();
     // No history yet: the delivery changes nothing; then the bounce is counted.
     expect(await outcomes([delivery, bounce])).toEqual(['unchanged', 'counted']);
     expect(await outcomes([delivery, bounce])).toEqual(['unchanged', 'unchanged']);
+    const transient = `${prefix}:suppression:transient:${to}`;
+    expect(await redis.zrange(transient, 0, -1)).toEqual(['feedback-2']);
     // Seen twice in one batch, around a bounce: applied once there too.
     const again = notification(4, 'delivery', to, 20);
     const older = notification(5, 'transient', to, 15);
     expect(await outcomes([again, older, again])).toEqual(['reset', 'unchanged', 'unchanged']);
-    expect(await redis.zcard(`${prefix}:suppression:transient:${to}`)).toBe(1);
+    expect(await redis.zrange(transient, 0, -1)).toEqual(['~reset']);
     // A delivery to an address with no history leaves no key at all.
     const other = notification(3, 'delivery', ADDRESSES[1]!, 10);
     expect(await outcomes([other])).toEqual(['unchanged']);
@@ -251,14 +259,7 @@ describe('batches, repeats and retries', () => {
   it('a delivery seen again in a later batch, after an older bounce, resets it as if it came last', async () => {
     const to = ADDRESSES[0]!;
     const delivery = notification(1, 'delivery', to, 10);
-    const prefix = `{prop-${++prefixes}}`;
-    const process = makeSuppressionProcessor(
-      makeSuppressionStore(redis, prefix),
-      DEFAULT_SUPPRESSION_POLICY,
-      makeMetrics(),
-    );
-    const outcomes = async (notifications: SuppressionNotificationData[]) =>
-      (await process({ notifications }, {})).applied.map((n) => n.changes[0]?.outcome);
+    const { outcomes } = freshProcessor();
     expect(await outcomes([delivery])).toEqual(['unchanged']);
     expect(await outcomes([notification(2, 'transient', to, 5)])).toEqual(['counted']);
     // Nothing marked the first sight (the address had no history): the one exception to
@@ -269,12 +270,7 @@ describe('batches, repeats and retries', () => {
 
 describe('the apply result', () => {
   it('tells, per notification and change, which entry gained which reason', async () => {
-    const prefix = `{prop-${++prefixes}}`;
-    const process = makeSuppressionProcessor(
-      makeSuppressionStore(redis, prefix),
-      DEFAULT_SUPPRESSION_POLICY,
-      makeMetrics(),
-    );
+    const { process } = freshProcessor();
     const [a, b] = ADDRESSES as [EmailAddress, EmailAddress];
     const { applied } = await process(
       {
