@@ -13,6 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY domain ./domain
 COPY adapters ./adapters
 COPY worker ./worker
+COPY scripts ./scripts
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only ----

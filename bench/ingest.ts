@@ -32,7 +32,7 @@ import { Consumer } from 'sqs-consumer';
 import { createSesTopology, type SesTopology } from '../adapters/emulator/topology';
 import { makeSqsClient } from '../adapters/sqs/client';
 import { decodeSqsBody } from '../domain/decode';
-import type { MetricsJob, QueueName } from '../domain/jobs';
+import type { MetricsJob, QueueName, SuppressionBatchJob } from '../domain/jobs';
 import { eventId, routeEvent } from '../domain/routing';
 import {
   sdkClientConfig,
@@ -228,15 +228,20 @@ function expectedJobs(bodies: readonly string[]): Expected {
       jobs++;
     }
   }
-  const perQueue = new Map([...ids].map(([name, set]) => [name, set.size]));
-  const distinct = [...perQueue.values()].reduce((sum, n) => sum + n, 0);
+  const distinct = [...ids.values()].reduce((sum, set) => sum + set.size, 0);
   if (distinct !== jobs) throw new Error(`bench bodies repeat job ids: ${distinct} of ${jobs}`);
   if (events.size !== bodies.length) throw new Error('bench bodies repeat events');
-  return { perQueue, events: events.size };
+  const suppression = ids.get('suppression')!;
+  ids.delete('suppression');
+  const perQueue = new Map([...ids].map(([name, set]) => [name, set.size]));
+  return { perQueue, suppression, events: events.size };
 }
 
 interface Expected {
+  /** Per-event jobs (inbound). */
   readonly perQueue: ReadonlyMap<QueueName, number>;
+  /** The notifications the suppression batch jobs must carry, once each. */
+  readonly suppression: ReadonlySet<string>;
   readonly events: number;
 }
 
@@ -256,6 +261,20 @@ async function expectJobs(redisUrl: string, prefix: string, expected: Expected) 
       if (counts.waiting !== count || total !== count) {
         throw new Error(`ingest: ${name} holds ${JSON.stringify(counts)}, expected ${count}`);
       }
+    }
+    const suppression = queue('suppression');
+    const suppressionBatches = await suppression.getWaiting(0, -1);
+    await suppression.close();
+    const carried = suppressionBatches.flatMap((job) =>
+      (job.data as SuppressionBatchJob).notifications.map((n) => n.eventKey),
+    );
+    if (
+      carried.length !== expected.suppression.size ||
+      !carried.every((key) => expected.suppression.has(key))
+    ) {
+      throw new Error(
+        `ingest: suppression jobs carry ${carried.length} notifications, expected ${expected.suppression.size} once each`,
+      );
     }
     const metrics = queue('metrics');
     const batches = await metrics.getWaiting(0, -1);
@@ -282,12 +301,12 @@ async function main(): Promise<void> {
   const bodies = snsWrappedSesBodies(MESSAGES);
   const expected = expectedJobs(bodies);
   const perEventJobs = [...expected.perQueue.values()].reduce((sum, n) => sum + n, 0);
-  // Metrics jobs: one per batch, at least MESSAGES / BATCH_SIZE.
-  const jobs = perEventJobs + Math.ceil(MESSAGES / BATCH_SIZE);
+  // Suppression and metrics jobs: one each per batch, at least MESSAGES / BATCH_SIZE.
+  const jobs = perEventJobs + 2 * Math.ceil(MESSAGES / BATCH_SIZE);
   const meanBodyBytes = meanBytes(bodies);
   console.log(
     `${MESSAGES} SQS bodies, ${meanBodyBytes} bytes on average, ${jobs} jobs ` +
-      `(${[...expected.perQueue].map(([name, n]) => `${name} ${n}`).join(', ')}, metrics one per batch); ` +
+      `(${[...expected.perQueue].map(([name, n]) => `${name} ${n}`).join(', ')}, suppression (${expected.suppression.size} notifications) and metrics one per batch); ` +
       `${POLLERS} pollers × ${BATCH_SIZE} messages, ${ROUNDS} rounds`,
   );
 

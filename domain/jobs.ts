@@ -60,6 +60,18 @@ export type SuppressionJob =
   | DeliverySuppressionJob
   | SubscriptionSuppressionJob;
 
+/** A per-address suppression job's data in a batch, with its id: the notification's marker. */
+export type SuppressionNotificationData = SuppressionJob & { readonly eventKey: string };
+
+/**
+ * The suppression notifications of one SQS batch (job name `batch`), applied by one script call.
+ * Each keeps the id a per-address job would have had, so a notification applied by an older
+ * worker's per-address job, or in another batch, is recognised by its marker.
+ */
+export interface SuppressionBatchJob {
+  readonly notifications: readonly SuppressionNotificationData[];
+}
+
 export interface InboundJob {
   readonly sesMessageId: string;
   /** When SES received the message (`mail.timestamp`), ISO 8601. */
@@ -146,11 +158,25 @@ export interface MetricsJob {
 }
 
 export interface JobDataByQueue {
-  readonly suppression: SuppressionJob;
+  /** A batch; per-address jobs are what versions before batching left in the queue. */
+  readonly suppression: SuppressionBatchJob | SuppressionJob;
   /** `received` jobs (one per message) and the `forward` jobs they fan out to. */
   readonly inbound: InboundJob | ForwardJob;
   readonly metrics: MetricsJob;
 }
+
+/**
+ * A job one event calls for on its own (`routeEvent`): suppression per address, which the ingest
+ * then gathers into its batch's one suppression job (`suppressionBatchJob`).
+ */
+export type EventJobSpec =
+  | Exclude<JobSpec, { readonly queue: 'suppression' }>
+  | {
+      readonly queue: 'suppression';
+      readonly name: SuppressionJob['kind'];
+      readonly id: string;
+      readonly data: SuppressionJob;
+    };
 
 /** One job to enqueue. `id` is derived from what the job does, so a redelivery adds nothing. */
 export type JobSpec = {

@@ -5,6 +5,7 @@
 import type { EmailAddress } from './address';
 import type { JobSpec, QueueName } from './jobs';
 import type {
+  AppliedSuppressionChange,
   SuppressionAuditRecord,
   SuppressionChange,
   SuppressionEntry,
@@ -43,8 +44,23 @@ export interface SuppressionCounts {
   readonly byReason: Readonly<Record<SuppressionReason, number>>;
 }
 
+/** One notification's (or request's) changes to one address. */
+export interface SuppressionNotification {
+  readonly address: EmailAddress;
+  readonly changes: readonly SuppressionChange[];
+  /** Applying the same key again changes nothing; null for requests that need no dedupe. */
+  readonly eventKey: string | null;
+}
+
 /** The suppression list: entries per (scope, address), their evidence, and an audit trail. */
 export interface SuppressionStore {
+  /**
+   * Applies many notifications in order, each atomically and at most once per `eventKey`, in
+   * as few round trips as the key layout allows. One result per notification, one per change.
+   */
+  applyAll(
+    notifications: readonly SuppressionNotification[],
+  ): Promise<AppliedSuppressionChange[][]>;
   /**
    * Applies one notification's (or request's) changes to one address, atomically. With an
    * `eventKey`, applying the same key again changes nothing and answers `unchanged`.

@@ -10,10 +10,16 @@ import type { EmailAddress } from './address';
 import { countedEvent } from './counting';
 import type { DomainEvent, ReceivedEvent } from './events';
 import { fnv1a64 } from './hash';
-import type { InboundJob, JobSpec, SuppressionJob } from './jobs';
+import type {
+  EventJobSpec,
+  InboundJob,
+  JobSpec,
+  SuppressionJob,
+  SuppressionNotificationData,
+} from './jobs';
 
 /** The jobs an event calls for on its own: its suppression and inbound work. */
-export function routeEvent(event: DomainEvent): JobSpec[] {
+export function routeEvent(event: DomainEvent): EventJobSpec[] {
   return [...suppressionJobs(event), ...inboundJobs(event)];
 }
 
@@ -30,6 +36,29 @@ export function metricsJob(events: readonly DomainEvent[]): JobSpec | null {
     name: 'batch',
     id: `metrics/batch/${fnv1a64(counted.map((e) => e.id).sort())}`,
     data: { events: counted },
+  };
+}
+
+/**
+ * One suppression job for a batch's per-address suppression jobs (`routeEvent` makes those):
+ * one script call applies them all. Its id is a hash of their ids, so a batch redelivered whole
+ * adds nothing; a notification in another batch is recognised by its marker (its own id).
+ */
+export function suppressionBatchJob(jobs: readonly EventJobSpec[]): JobSpec | null {
+  const notifications: SuppressionNotificationData[] = [];
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    // The same notification twice in one batch (raw and enveloped, say) is applied once.
+    if (job.queue !== 'suppression' || seen.has(job.id)) continue;
+    seen.add(job.id);
+    notifications.push({ ...job.data, eventKey: job.id });
+  }
+  if (notifications.length === 0) return null;
+  return {
+    queue: 'suppression',
+    name: 'batch',
+    id: `suppression/batch/${fnv1a64([...seen].sort())}`,
+    data: { notifications },
   };
 }
 
@@ -68,8 +97,8 @@ export function eventId(event: DomainEvent): string {
   }
 }
 
-function suppressionJobs(event: DomainEvent): JobSpec[] {
-  const job = (address: EmailAddress, data: SuppressionJob, id: string): JobSpec => ({
+function suppressionJobs(event: DomainEvent): EventJobSpec[] {
+  const job = (address: EmailAddress, data: SuppressionJob, id: string): EventJobSpec => ({
     queue: 'suppression',
     name: data.kind,
     id: `suppression/${id}/${idPart(address)}`,
@@ -153,7 +182,7 @@ function suppressionJobs(event: DomainEvent): JobSpec[] {
   }
 }
 
-function inboundJobs(event: DomainEvent): JobSpec[] {
+function inboundJobs(event: DomainEvent): EventJobSpec[] {
   if (event.kind !== 'received') return [];
   return [
     { queue: 'inbound', name: 'received', id: `inbound/${eventId(event)}`, data: inbound(event) },

@@ -237,3 +237,15 @@ export type SuppressionOutcome =
   | 'imported'
   /** Nothing to do: already so, or overtaken by a later notification. */
   | 'unchanged';
+
+/**
+ * What applying one change did, and to which entry: `reason` is the entry's reason after the
+ * change, `previousReason` before it (null: no entry). An entry gained a reason when the two
+ * differ and `reason` is not null.
+ */
+export interface AppliedSuppressionChange {
+  readonly outcome: SuppressionOutcome;
+  readonly scope: SuppressionScope | null;
+  readonly reason: SuppressionReason | null;
+  readonly previousReason: SuppressionReason | null;
+}

@@ -14,9 +14,9 @@ import type { Metrics } from '../adapters/metrics/registry';
 import type { SignatureCheck } from '../adapters/sns-signature/verifier';
 import { decodeSqsBody } from '../domain/decode';
 import type { DomainEvent } from '../domain/events';
-import type { JobSpec, QueueName } from '../domain/jobs';
+import type { EventJobSpec, JobSpec, QueueName } from '../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../domain/ports';
-import { metricsJob, routeEvent } from '../domain/routing';
+import { metricsJob, routeEvent, suppressionBatchJob } from '../domain/routing';
 
 export type MessageOutcome =
   | {
@@ -62,7 +62,7 @@ interface Routed {
   readonly message: Message;
   readonly event: DomainEvent;
   /** The event's own jobs; every message also depends on its batch's metrics job. */
-  readonly jobs: readonly JobSpec[];
+  readonly jobs: readonly EventJobSpec[];
 }
 
 export async function ingestBatch(
@@ -153,11 +153,17 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
     }
   });
 
-  const batchMetrics = metricsJob(routed.map((r) => r.event));
+  // Suppression and metrics are one job per batch each: a message depends on its batch's.
+  const eventJobs = routed.flatMap((r) => r.jobs);
+  const batchJobs = [suppressionBatchJob(eventJobs), metricsJob(routed.map((r) => r.event))];
   const enqueued = await enqueueAll(
-    [...routed.flatMap((r) => r.jobs), ...(batchMetrics ? [batchMetrics] : [])],
+    [
+      ...eventJobs.filter((job) => job.queue !== 'suppression'),
+      ...batchJobs.filter((job) => job !== null),
+    ],
     deps,
   );
+  const batchMetrics = batchJobs[1];
   const queuesOf = (r: Routed): QueueName[] => [
     ...r.jobs.map((job) => job.queue),
     ...(batchMetrics ? [batchMetrics.queue] : []),

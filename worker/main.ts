@@ -29,7 +29,14 @@ import { makeSqsClient } from '../adapters/sqs/client';
 import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
-import type { ForwardJob, InboundJob, MetricsJob, QueueName, SuppressionJob } from '../domain/jobs';
+import type {
+  ForwardJob,
+  InboundJob,
+  MetricsJob,
+  QueueName,
+  SuppressionBatchJob,
+  SuppressionJob,
+} from '../domain/jobs';
 import { redactJobId } from '../domain/routing';
 import type { WorkerConfig } from './config';
 import { makeEnqueueGate } from './enqueueGate';
@@ -299,7 +306,7 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
     forwarder?.close().catch((error: Error) => log.warn({ err: error.message }, 'forwarder close'));
   });
   return [
-    startQueueWorker<SuppressionJob>({
+    startQueueWorker<SuppressionBatchJob | SuppressionJob>({
       ...common,
       queue: 'suppression',
       process: makeSuppressionProcessor(store, config.suppression.policy, metrics),

@@ -1,6 +1,7 @@
 /**
- * The suppression list in Redis. Every change to an address runs as one Lua script (EVALSHA),
- * so replicas applying notifications for one address at once end as one would, and a
+ * The suppression list in Redis. Notifications are applied by one Lua script
+ * (`lua/applySuppressionChanges.lua`, by EVALSHA), a whole batch of them per call, each
+ * atomically: replicas applying notifications for one address at once end as one would, and a
  * notification's marker is written with its changes: applying it again changes nothing.
  *
  * Keys (all under the BullMQ prefix, whose `{hash tag}` keeps them in one Redis Cluster slot):
@@ -19,10 +20,12 @@ import type {
   SuppressionCounts,
   SuppressionPage,
   SuppressionRecord,
+  SuppressionNotification,
   SuppressionStore,
 } from '../../domain/ports';
 import {
   SUPPRESSION_REASONS,
+  type AppliedSuppressionChange,
   type SuppressionAuditRecord,
   type SuppressionChange,
   type SuppressionEntry,
@@ -31,6 +34,7 @@ import {
   type SuppressionReason,
   type SuppressionScope,
 } from '../../domain/suppression';
+import { luaScript } from './luaScript';
 
 export interface SuppressionStoreOptions {
   /** How long a notification's marker lives: longer than any redelivery or DLQ replay. */
@@ -52,206 +56,18 @@ export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
 }
 
-// KEYS, in this order; scope hashes other than global follow, and each change names its key.
-const K = { marker: 1, scopes: 2, index: 3, history: 4, audit: 5, transient: 6, lifted: 7 };
-const GLOBAL_SCOPE_KEY = 8;
-const FIRST_REASON_KEY = 9;
-const FIRST_SCOPE_KEY = FIRST_REASON_KEY + SUPPRESSION_REASONS.length;
-
-// ARGV: address, now (ms), changes (JSON), marker TTL (s), history cap, audit cap, use marker.
-// Returns one outcome per change.
-const APPLY = `
-local address = ARGV[1]
-local now = tonumber(ARGV[2])
-local changes = cjson.decode(ARGV[3])
-local markerTtl = tonumber(ARGV[4])
-local historyMax = tonumber(ARGV[5])
-local auditMax = tonumber(ARGV[6])
-local useMarker = ARGV[7] == '1'
-local REASONS = cjson.decode('${JSON.stringify(SUPPRESSION_REASONS)}')
-local RANK, REASON_KEY = {}, {}
-for i, reason in ipairs(REASONS) do
-  RANK[reason] = #REASONS - i + 1
-  REASON_KEY[reason] = KEYS[${FIRST_REASON_KEY} + i - 1]
-end
-
-if useMarker and redis.call('EXISTS', KEYS[${K.marker}]) == 1 then
-  local outcomes = {}
-  for i = 1, #changes do outcomes[i] = 'unchanged' end
-  return outcomes
-end
-
-local function member(scope) return scope .. '\\n' .. address end
-
-local function audit(action, scope, reason, evidence)
-  local record = cjson.encode({ action = action, scope = scope, reason = reason,
-    recordedAt = now, evidence = evidence })
-  if redis.call('LPUSH', KEYS[${K.history}], record) > historyMax then
-    redis.call('LTRIM', KEYS[${K.history}], 0, historyMax - 1)
-  end
-  redis.call('XADD', KEYS[${K.audit}], 'MAXLEN', '~', auditMax, '*',
-    'address', address, 'record', record)
-end
-
-local function readEntry(scopeKey)
-  local raw = redis.call('HGET', scopeKey, address)
-  if raw then return cjson.decode(raw) end
-  return nil
-end
-
-local function writeEntry(scopeKey, entry, oldReason)
-  redis.call('HSET', scopeKey, address, cjson.encode(entry))
-  -- An entry updated under the same reason is already where the indexes say.
-  if oldReason == entry.reason then return end
-  redis.call('SADD', KEYS[${K.scopes}], entry.scope)
-  redis.call('ZADD', KEYS[${K.index}], 0, member(entry.scope))
-  if oldReason and oldReason ~= entry.reason then
-    redis.call('ZREM', REASON_KEY[oldReason], member(entry.scope))
-  end
-  redis.call('ZADD', REASON_KEY[entry.reason], 0, member(entry.scope))
-end
-
-local function deleteEntry(scopeKey, entry)
-  redis.call('HDEL', scopeKey, address)
-  redis.call('SREM', KEYS[${K.scopes}], entry.scope)
-  redis.call('ZREM', KEYS[${K.index}], member(entry.scope))
-  redis.call('ZREM', REASON_KEY[entry.reason], member(entry.scope))
-end
-
-local function tiebreak(evidence)
-  return (evidence.feedbackId or '') .. '/' .. (evidence.sesMessageId or '') .. '/' .. (evidence.note or '')
-end
-
-local function suppress(scopeKey, scope, reason, evidence, at)
-  if reason == 'unsubscribe' then
-    -- An opt-in later than this opt-out has already decided.
-    local liftedAt = tonumber(redis.call('HGET', KEYS[${K.lifted}], scope))
-    if liftedAt and at <= liftedAt then return 'unchanged' end
-  end
-  local entry = readEntry(scopeKey)
-  if not entry then
-    writeEntry(scopeKey, { address = address, scope = scope, reason = reason, firstAt = at,
-      lastAt = at, count = 1, evidence = evidence, evidenceAt = at, latest = evidence }, nil)
-    audit('added', scope, reason, evidence)
-    return 'added'
-  end
-  -- Every field below is a function of the set of notifications applied, not of their order:
-  -- replicas racing on one address end in the state one processor would reach.
-  local oldReason = entry.reason
-  entry.count = entry.count + 1
-  if at < entry.firstAt then entry.firstAt = at end
-  if at > entry.lastAt or (at == entry.lastAt and tiebreak(evidence) > tiebreak(entry.latest)) then
-    entry.lastAt = at
-    entry.latest = evidence
-  end
-  local evidenceAt = entry.evidenceAt or entry.firstAt
-  if RANK[reason] > RANK[oldReason] or (RANK[reason] == RANK[oldReason] and (at < evidenceAt
-      or (at == evidenceAt and tiebreak(evidence) < tiebreak(entry.evidence)))) then
-    entry.reason = reason
-    entry.evidence = evidence
-    entry.evidenceAt = at
-  end
-  writeEntry(scopeKey, entry, oldReason)
-  audit('updated', scope, reason, evidence)
-  return 'updated'
-end
-
-local function countTransient(change, at)
-  local key = KEYS[${K.transient}]
-  local reset = tonumber(redis.call('ZSCORE', key, '~reset'))
-  -- A delivery after this bounce has already shown the mailbox works.
-  if reset and at <= reset then return 'unchanged' end
-  local after = reset and ('(' .. reset) or '-inf'
-  redis.call('ZADD', key, 'NX', at, change.member)
-  redis.call('ZREMRANGEBYSCORE', key, after, '(' .. (at - change.windowMs))
-  redis.call('PEXPIRE', key, 2 * change.windowMs)
-  local scored = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES')
-  local times = {}
-  for i = 2, #scored, 2 do
-    if scored[i - 1] ~= '~reset' then times[#times + 1] = tonumber(scored[i]) end
-  end
-  -- Any run of threshold bounces within the window, wherever this one falls in time.
-  for i = 1, #times - change.threshold + 1 do
-    if times[i + change.threshold - 1] - times[i] <= change.windowMs then
-      return suppress(KEYS[${GLOBAL_SCOPE_KEY}], 'global', 'transient-bounces', change.evidence, at)
-    end
-  end
-  audit('counted', 'global', nil, change.evidence)
-  return 'counted'
-end
-
-local function resetTransient(change, at)
-  local key = KEYS[${K.transient}]
-  -- Most delivered addresses never bounced: nothing to reset, and nothing written for them.
-  if redis.call('EXISTS', key) == 0 then return 'unchanged' end
-  local previousReset = tonumber(redis.call('ZSCORE', key, '~reset'))
-  local removed = redis.call('ZREMRANGEBYSCORE', key, '-inf', at)
-  if previousReset and previousReset <= at then removed = removed - 1 end
-  redis.call('ZADD', key, 'GT', at, '~reset')
-  redis.call('PEXPIRE', key, 2 * change.windowMs)
-  if removed == 0 then return 'unchanged' end
-  audit('reset', 'global', nil, change.evidence)
-  return 'reset'
-end
-
-local function lift(change, at)
-  local key = KEYS[change.key]
-  local liftedAt = tonumber(redis.call('HGET', KEYS[${K.lifted}], change.scope))
-  if not liftedAt or at > liftedAt then redis.call('HSET', KEYS[${K.lifted}], change.scope, at) end
-  local entry = readEntry(key)
-  -- Only an unsubscribe is the subscriber's to take back, and only an older one.
-  if not entry or entry.reason ~= 'unsubscribe' or entry.lastAt > at then return 'unchanged' end
-  deleteEntry(key, entry)
-  audit('lifted', change.scope, entry.reason, change.evidence)
-  return 'lifted'
-end
-
-local function remove(change)
-  local key = KEYS[change.key]
-  local entry = readEntry(key)
-  if change.scope == 'global' then redis.call('DEL', KEYS[${K.transient}]) end
-  if not entry then return 'unchanged' end
-  deleteEntry(key, entry)
-  audit('removed', change.scope, entry.reason, change.evidence)
-  return 'removed'
-end
-
-local function restore(change)
-  local key = KEYS[change.key]
-  if readEntry(key) then return 'unchanged' end
-  writeEntry(key, change.entry, nil)
-  audit('imported', change.entry.scope, change.entry.reason, change.evidence)
-  return 'imported'
-end
-
-local outcomes = {}
-for i, change in ipairs(changes) do
-  local outcome
-  if change.type == 'suppress' then
-    outcome = suppress(KEYS[change.key], change.scope, change.reason, change.evidence, change.at)
-  elseif change.type == 'countTransient' then outcome = countTransient(change, change.at)
-  elseif change.type == 'resetTransient' then outcome = resetTransient(change, change.at)
-  elseif change.type == 'lift' then outcome = lift(change, change.at)
-  elseif change.type == 'remove' then outcome = remove(change)
-  elseif change.type == 'restore' then outcome = restore(change)
-  elseif change.type == 'record' then
-    audit('recorded', nil, nil, change.evidence)
-    outcome = 'recorded'
-  else
-    return redis.error_reply('unknown change type ' .. tostring(change.type))
-  end
-  outcomes[i] = outcome
-end
-if useMarker then redis.call('SET', KEYS[${K.marker}], '1', 'EX', markerTtl) end
-return outcomes
-`;
-
 type ScriptedRedis = Redis & {
-  sesWorkerSuppressionApply(
+  sesWorkerApplySuppressionChanges(
     numberOfKeys: number,
     ...keysThenArgs: string[]
-  ): Promise<SuppressionOutcome[]>;
+  ): Promise<string[][][]>;
 };
+
+/**
+ * Notifications per script call: a batch of ten SQS messages is one call unless its bounces
+ * name hundreds of recipients; bounded so that no call blocks Redis for long.
+ */
+const NOTIFICATIONS_PER_CALL = 250;
 
 /** An entry as stored: times in ms (Lua has no dates). */
 interface StoredEntry extends Omit<SuppressionEntry, 'firstAt' | 'lastAt'> {
@@ -269,8 +85,19 @@ interface StoredAuditRecord {
   readonly evidence: SuppressionEvidence;
 }
 
-/** A change as the script takes it: its scope's key, and its time in ms. */
-type ScriptChange = Record<string, unknown> & { readonly type: string };
+/** A change as the script takes it: its time in ms; its scope's key is added per call. */
+type ScriptChange = Record<string, unknown> & {
+  readonly type: string;
+  readonly scope?: SuppressionScope;
+};
+
+interface ScriptNotification {
+  readonly address: EmailAddress;
+  readonly changes: readonly ScriptChange[];
+  readonly eventKey: string | null;
+  /** Its marker is written only if the address has transient history afterwards. */
+  readonly markWithHistory?: boolean;
+}
 
 export function makeSuppressionStore(
   redis: Redis,
@@ -278,56 +105,84 @@ export function makeSuppressionStore(
   options: SuppressionStoreOptions = DEFAULT_SUPPRESSION_STORE_OPTIONS,
 ): SuppressionStore & { readonly keyPrefix: string } {
   // A defined command runs by EVALSHA: the script travels once per connection, not per call.
-  redis.defineCommand('sesWorkerSuppressionApply', { lua: APPLY });
+  redis.defineCommand('sesWorkerApplySuppressionChanges', {
+    lua: luaScript('applySuppressionChanges'),
+  });
   const scripted = redis as ScriptedRedis;
   const p = `${keyPrefix}:suppression`;
   const scopeKey = (scope: SuppressionScope) => `${p}:scope:${scope}`;
   const indexKey = (reason?: SuppressionReason) =>
     reason === undefined ? `${p}:index` : `${p}:index:${reason}`;
+  const reasonsJson = JSON.stringify(SUPPRESSION_REASONS);
 
-  /** Runs the script for one address; `scoped` are the changes with their scope, if any. */
-  const run = (
-    address: EmailAddress,
-    changes: readonly (ScriptChange & { scope?: SuppressionScope })[],
-    eventKey: string | null,
-  ): Promise<SuppressionOutcome[]> => {
-    const keys = [
-      `${p}:applied:${eventKey ?? ''}`,
-      `${p}:address:${address}`,
-      indexKey(),
-      `${p}:history:${address}`,
-      `${p}:audit`,
-      `${p}:transient:${address}`,
-      `${p}:lifted:${address}`,
-      scopeKey('global'),
-      ...SUPPRESSION_REASONS.map(indexKey),
-    ];
-    const keyOf = new Map<string, number>([[scopeKey('global'), GLOBAL_SCOPE_KEY]]);
-    const withKeys = changes.map((change) => {
-      if (change.scope === undefined) return change;
-      const key = scopeKey(change.scope);
-      if (!keyOf.has(key)) {
+  /** One script call for the notifications; every key it touches is named in KEYS. */
+  const run = async (
+    notifications: readonly ScriptNotification[],
+  ): Promise<AppliedSuppressionChange[][]> => {
+    const keys = [`${p}:index`, `${p}:audit`, ...SUPPRESSION_REASONS.map(indexKey)];
+    const positions = new Map<string, number>();
+    // KEYS positions are 1-based, as Lua counts.
+    const position = (key: string): number => {
+      let at = positions.get(key);
+      if (at === undefined) {
         keys.push(key);
-        keyOf.set(key, FIRST_SCOPE_KEY + keyOf.size - 1);
+        at = keys.length;
+        positions.set(key, at);
       }
-      return { ...change, key: keyOf.get(key) };
-    });
-    // Resets and lifts are idempotent by their times alone: no marker for them (deliveries,
-    // the most common notification, would otherwise leave a key each for the dedupe window).
-    const needsMarker =
-      eventKey !== null && changes.some((c) => c.type !== 'resetTransient' && c.type !== 'lift');
-    return scripted.sesWorkerSuppressionApply(
+      return at;
+    };
+    const payload = notifications.map(({ address, changes, eventKey, markWithHistory }) => ({
+      address,
+      ...(eventKey === null ? {} : { marker: position(`${p}:applied:${eventKey}`) }),
+      ...(markWithHistory ? { markWithHistory } : {}),
+      scopes: position(`${p}:address:${address}`),
+      history: position(`${p}:history:${address}`),
+      transient: position(`${p}:transient:${address}`),
+      lifted: position(`${p}:lifted:${address}`),
+      global: position(scopeKey('global')),
+      changes: changes.map((change) =>
+        change.scope === undefined ? change : { ...change, key: position(scopeKey(change.scope)) },
+      ),
+    }));
+    const replies = await scripted.sesWorkerApplySuppressionChanges(
       keys.length,
       ...keys,
-      address,
       String(Date.now()),
-      JSON.stringify(withKeys),
       String(options.dedupeSeconds),
       String(options.historyPerAddress),
       String(options.auditMax),
-      needsMarker ? '1' : '0',
+      reasonsJson,
+      JSON.stringify(payload),
     );
+    return replies.map((changes) => changes.map(toApplied));
   };
+
+  const applyAll = async (
+    notifications: readonly ScriptNotification[],
+  ): Promise<AppliedSuppressionChange[][]> => {
+    const results: AppliedSuppressionChange[][] = [];
+    for (let i = 0; i < notifications.length; i += NOTIFICATIONS_PER_CALL) {
+      // In order: a later notification may depend on an earlier one's marker or entry.
+      results.push(...(await run(notifications.slice(i, i + NOTIFICATIONS_PER_CALL))));
+    }
+    return results;
+  };
+
+  const applyNotifications = (notifications: readonly SuppressionNotification[]) =>
+    applyAll(
+      notifications.map(({ address, changes, eventKey }) => {
+        const resetsOnly = changes.every((c) => c.type === 'resetTransient');
+        const liftsOnly = changes.every((c) => c.type === 'lift');
+        return {
+          address,
+          changes: changes.map(toScriptChange),
+          // Lifts are idempotent by their times alone: no marker. Deliveries (the most common
+          // notification) are marked only where the address has transient history.
+          eventKey: liftsOnly ? null : eventKey,
+          markWithHistory: resetsOnly,
+        };
+      }),
+    );
 
   const parseEntry = (raw: string | null): SuppressionEntry | null => {
     if (raw === null) return null;
@@ -347,8 +202,11 @@ export function makeSuppressionStore(
   return {
     keyPrefix: p,
 
-    apply(address, changes, eventKey) {
-      return run(address, changes.map(toScriptChange), eventKey);
+    applyAll: applyNotifications,
+
+    async apply(address, changes, eventKey) {
+      const [applied] = await applyNotifications([{ address, changes, eventKey }]);
+      return (applied ?? []).map((change) => change.outcome);
     },
 
     async restore(entry) {
@@ -358,19 +216,21 @@ export function makeSuppressionStore(
         lastAt: Date.parse(entry.lastAt),
         evidenceAt: Date.parse(entry.evidence.at),
       };
-      const [outcome] = await run(
-        entry.address,
-        [
-          {
-            type: 'restore',
-            scope: entry.scope,
-            entry: stored,
-            evidence: { at: new Date().toISOString(), kind: 'import' },
-          },
-        ],
-        null,
-      );
-      return outcome!;
+      const [applied] = await applyAll([
+        {
+          address: entry.address,
+          changes: [
+            {
+              type: 'restore',
+              scope: entry.scope,
+              entry: stored,
+              evidence: { at: new Date().toISOString(), kind: 'import' },
+            },
+          ],
+          eventKey: null,
+        },
+      ]);
+      return applied![0]!.outcome;
     },
 
     async get(address): Promise<SuppressionRecord> {
@@ -466,7 +326,16 @@ export function makeSuppressionStore(
   };
 }
 
-function toScriptChange(change: SuppressionChange): ScriptChange & { scope?: SuppressionScope } {
+function toApplied([outcome, scope, reason, previousReason]: string[]): AppliedSuppressionChange {
+  return {
+    outcome: outcome as SuppressionOutcome,
+    scope: scope ? (scope as SuppressionScope) : null,
+    reason: reason ? (reason as SuppressionReason) : null,
+    previousReason: previousReason ? (previousReason as SuppressionReason) : null,
+  };
+}
+
+function toScriptChange(change: SuppressionChange): ScriptChange {
   const at = Date.parse(change.evidence.at);
   switch (change.type) {
     case 'suppress':

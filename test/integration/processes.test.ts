@@ -3,12 +3,12 @@
  * of a batch, and two replicas on one queue. A batch is held "in the middle" deterministically
  * with Redis's `CLIENT PAUSE … WRITE`: the worker receives from SQS, then its job writes wait.
  */
-import { Queue } from 'bullmq';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
 import type { QueueName } from '../../domain/jobs';
 import { eventually } from '../support/await';
 import { useServers } from '../support/environment';
 import { expectedJobIds, syntheticNotifications } from '../support/notifications';
+import { queueWork, sameWork } from '../support/queueWork';
 import { fixtureText } from '../support/fixtures';
 import { publishAll, queueDepth, sendAll } from '../support/sqs';
 import { scrapeCounter, spawnWorker, type WorkerProcess } from '../support/workerProcess';
@@ -62,22 +62,10 @@ async function completedExactly(
   expected: Map<QueueName, Set<string>>,
 ): Promise<boolean> {
   for (const [name, ids] of expected) {
-    const queue = new Queue(name, { connection: servers.redis, prefix });
-    try {
-      const counts = await queue.getJobCounts(
-        'completed',
-        'failed',
-        'waiting',
-        'active',
-        'delayed',
-      );
-      if (counts.completed !== ids.size) return false;
-      expect(
-        counts.completed + counts.failed! + counts.waiting! + counts.active! + counts.delayed!,
-      ).toBe(ids.size);
-    } finally {
-      await queue.close();
-    }
+    const work = await queueWork(servers.redis, prefix, name);
+    if (work.completed.size !== ids.size) return false;
+    sameWork(name, work.completed, ids);
+    expect(work.pending).toBe(0);
   }
   return true;
 }

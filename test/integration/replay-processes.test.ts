@@ -10,7 +10,6 @@ import {
   SendMessageBatchCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { Queue } from 'bullmq';
 import { isRight } from 'fp-ts/Either';
 import pino from 'pino';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
@@ -23,6 +22,7 @@ import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
 import { useServers, topologyEnv } from '../support/environment';
 import { expectedJobIds, syntheticNotification } from '../support/notifications';
+import { queueWork, sameWork } from '../support/queueWork';
 import { sdkClientConfig } from '../support/servers';
 import { drainVisible, queueDepth } from '../support/sqs';
 import { CLI } from '../support/workerProcess';
@@ -229,17 +229,9 @@ it('SIGKILL in the middle of a move loses nothing; replaying again, then process
   await eventually(
     async () => {
       for (const [name, ids] of expected) {
-        const queue = new Queue(name, { connection: servers.redis, prefix: s.prefix });
-        try {
-          const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
-          const completed = (await queue.getJobs(['completed'])).map((j) => j.id!);
-          if (completed.length !== ids.size)
-            throw new Error(`${name}: ${completed.length}/${ids.size}`);
-          expect(new Set(completed)).toEqual(ids);
-          expect(jobs).toHaveLength(ids.size);
-        } finally {
-          await queue.close();
-        }
+        const work = await queueWork(servers.redis, s.prefix, name);
+        sameWork(name, work.completed, ids);
+        expect(work.pending).toBe(0);
       }
       return true;
     },

@@ -31,6 +31,7 @@ import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
 import { useServers, topologyEnv } from '../support/environment';
 import { expectedJobIds, syntheticNotification } from '../support/notifications';
+import { queueWork, sameWork } from '../support/queueWork';
 import { sdkClientConfig } from '../support/servers';
 import { drainVisible, queueDepth } from '../support/sqs';
 
@@ -270,24 +271,15 @@ async function runWorker(s: Setup): Promise<RunningWorker> {
   return worker;
 }
 
-/** True once each queue has completed exactly the expected ids, and nothing else. */
+/** True once each queue has completed exactly the expected work, and nothing else. */
 async function completedExactly(
   prefix: string,
   expected: Map<string, Set<string>>,
 ): Promise<boolean> {
   for (const [name, ids] of expected) {
-    const queue = new Queue(name, { connection: servers.redis, prefix });
-    try {
-      const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
-      const completed = (await queue.getJobs(['completed'])).map((j) => j.id!).sort();
-      if (completed.length !== ids.size) {
-        throw new Error(`${name}: ${completed.length} completed of ${ids.size}`);
-      }
-      expect(completed).toEqual([...ids].sort());
-      expect(jobs).toHaveLength(ids.size);
-    } finally {
-      await queue.close();
-    }
+    const work = await queueWork(servers.redis, prefix, name);
+    sameWork(name, work.completed, ids);
+    expect(work.pending).toBe(0);
   }
   return true;
 }

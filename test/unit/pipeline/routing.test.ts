@@ -8,7 +8,13 @@ import { decodeSqsBody } from '../../../domain/decode';
 import type { DomainEvent } from '../../../domain/events';
 import { fnv1a64, fnv1a64Text } from '../../../domain/hash';
 import type { JobSpec } from '../../../domain/jobs';
-import { eventId, idPart, metricsJob, routeEvent } from '../../../domain/routing';
+import {
+  eventId,
+  idPart,
+  metricsJob,
+  routeEvent,
+  suppressionBatchJob,
+} from '../../../domain/routing';
 import { fixtureJson, fixtureNames, fixtureText, snsBody } from '../../support/fixtures';
 
 const event = (body: string): DomainEvent => {
@@ -184,6 +190,34 @@ describe('metricsJob', () => {
 
   it('no events, no job', () => {
     expect(metricsJob([])).toBeNull();
+  });
+});
+
+describe('suppressionBatchJob', () => {
+  const perEvent = samples.flatMap((name) => routeEvent(event(fixtureText(name))));
+  const perAddress = perEvent.filter((job) => job.queue === 'suppression');
+
+  it('carries every per-address notification under its id, and no other job', () => {
+    const job = suppressionBatchJob(perEvent);
+    expect(perAddress.length).toBeGreaterThan(5);
+    expect(job).toMatchObject({ queue: 'suppression', name: 'batch' });
+    expect(job?.id).toMatch(/^suppression\/batch\/[0-9a-f]{16}$/);
+    expect(job?.data).toEqual({
+      notifications: perAddress.map((spec) => ({ ...spec.data, eventKey: spec.id })),
+    });
+  });
+
+  it('the same notifications in any order, or repeated, make the same job; others another', () => {
+    const id = suppressionBatchJob(perAddress)?.id;
+    expect(suppressionBatchJob([...perAddress].reverse())?.id).toBe(id);
+    const repeated = suppressionBatchJob([...perAddress, perAddress[0]!]);
+    expect(repeated?.id).toBe(id);
+    expect(repeated?.data).toEqual(suppressionBatchJob(perAddress)?.data);
+    expect(suppressionBatchJob(perAddress.slice(1))?.id).not.toBe(id);
+  });
+
+  it('no suppression work, no job', () => {
+    expect(suppressionBatchJob(perEvent.filter((job) => job.queue !== 'suppression'))).toBeNull();
   });
 });
 
