@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createSesTopology } from '../../adapters/emulator/topology';
 import { eventually } from '../support/await';
-import { useServers } from '../support/environment';
+import { topologyEnv, useServers } from '../support/environment';
 import { FIXTURES_DIR, fixtureJson, fixtureText } from '../support/fixtures';
 import { queueDepth, sendAll } from '../support/sqs';
 import { spawnWorker, type WorkerProcess } from '../support/workerProcess';
@@ -47,12 +47,8 @@ async function start(name: string, env: Record<string, string>) {
   // The click's day, 2022-04-22: inside the validity of the certificate that signed it.
   const clockOffset = Date.parse(fixtureJson<{ Timestamp: string }>(CLICK).Timestamp) - Date.now();
   const worker = spawnWorker({
-    SQS_QUEUE_URL: topology.queueUrl,
-    SQS_DLQ_URL: topology.dlqUrl,
-    AWS_REGION: servers.emulator.region,
+    ...topologyEnv(servers, topology, `{${name}}`),
     AWS_ENDPOINT_URL: servers.emulator.endpoint,
-    REDIS_URL: servers.redisServer.url,
-    BULLMQ_PREFIX: `{${name}}`,
     SNS_VERIFY_SIGNATURES: 'true',
     NODE_OPTIONS: `--require ${PRELOAD}`,
     SES_WORKER_TEST_NETWORK_LOG: networkLog,
