@@ -9,7 +9,7 @@
  * certificate that cannot be fetched just now (timeout, connection error, 5xx) is not — the
  * message is left to come back, so an outage of the certificate host dead-letters nothing.
  */
-import { verify as verifySignature, X509Certificate } from 'node:crypto';
+import { verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { join } from 'node:path';
@@ -87,12 +87,12 @@ export function makeSnsSignatureVerifier(options: SnsSignatureOptions = {}): Sns
   const fetchAllowed = options.fetchCertificates ?? true;
   const now = options.now ?? (() => Date.now());
   // Promises are cached, so a batch naming one certificate loads it once; failures are not.
-  const certificates = new LRUCache<string, Promise<X509Certificate>>({
+  const certificates = new LRUCache<string, Promise<SigningCertificate>>({
     max: options.cacheSize ?? 64,
     ttl: options.cacheTtlMs ?? 60 * 60 * 1000,
   });
 
-  const load = async (url: string): Promise<X509Certificate> => {
+  const load = async (url: string): Promise<SigningCertificate> => {
     const pinned = certDir === null ? null : await readPinned(certDir, url);
     if (pinned !== null)
       return certificateOf(pinned, `${pinnedName(url)} in SNS_CERT_DIR is not a certificate`);
@@ -110,7 +110,7 @@ export function makeSnsSignatureVerifier(options: SnsSignatureOptions = {}): Sns
       'the signing certificate URL did not return a certificate',
     );
   };
-  const certificateAt = (url: string): Promise<X509Certificate> => {
+  const certificateAt = (url: string): Promise<SigningCertificate> => {
     const cached = certificates.get(url);
     if (cached !== undefined) return cached;
     const loading = load(url);
@@ -132,7 +132,7 @@ export function makeSnsSignatureVerifier(options: SnsSignatureOptions = {}): Sns
       const input = signingInput(envelope as Record<string, unknown>, policy);
       if (isLeft(input)) return { type: 'invalid', ...input.left };
 
-      let certificate: X509Certificate;
+      let certificate: SigningCertificate;
       try {
         certificate = await certificateAt(input.right.certUrl);
       } catch (error) {
@@ -147,7 +147,7 @@ export function makeSnsSignatureVerifier(options: SnsSignatureOptions = {}): Sns
         };
       }
       const at = verifyOptions.at?.getTime() ?? now();
-      if (Date.parse(certificate.validFrom) > at || Date.parse(certificate.validTo) < at)
+      if (certificate.notBefore > at || certificate.notAfter < at)
         return {
           type: 'invalid',
           reason: 'certRejected',
@@ -170,12 +170,30 @@ export function makeSnsSignatureVerifier(options: SnsSignatureOptions = {}): Sns
   };
 }
 
-function certificateOf(pem: string, notCertificate: string): X509Certificate {
+/** What a check needs of a certificate, read once when it is loaded. */
+interface SigningCertificate {
+  readonly publicKey: KeyObject;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
+function certificateOf(pem: string, notCertificate: string): SigningCertificate {
+  let certificate: X509Certificate;
   try {
-    return new X509Certificate(pem);
+    certificate = new X509Certificate(pem);
   } catch {
     throw new CertificateError(notCertificate, true);
   }
+  const { publicKey, validFrom, validTo } = certificate;
+  return {
+    publicKey,
+    notBefore: Date.parse(validFrom),
+    notAfter: Date.parse(validTo),
+    validFrom,
+    validTo,
+  };
 }
 
 /**
