@@ -60,6 +60,7 @@ export function countedEvent(event: DomainEvent, id: string): CountedEvent {
     case 'click':
     case 'subscription':
     case 'sesSubscriptionTest':
+    case 'sesEventDestinationTest':
     case 'snsSubscriptionConfirmation':
     case 'snsUnsubscribeConfirmation':
       return base;

@@ -1,8 +1,8 @@
 /**
  * SQS body → `DomainEvent`. The shape is decided by the codecs (DESIGN.md, "Message contract"):
- * an SNS envelope around SES JSON, an SNS control message, or SES JSON directly (raw message
- * delivery). Decoding never throws; a failure is a `DecodeError` naming path, expectation and
- * what was found.
+ * an SNS envelope around SES JSON or SES's setup notice, an SNS control message, or either of
+ * those directly (raw message delivery). Decoding never throws; a failure is a `DecodeError`
+ * naming path, expectation and what was found.
  */
 import type { Either } from 'fp-ts/Either';
 import { left, right } from 'fp-ts/Either';
@@ -19,12 +19,13 @@ import { jsonFromString } from './codec/scalars';
 import type { DomainEvent, SnsMetadata } from './events';
 import type { SentMail } from './ses/mail';
 import { EventPublishingRecord, Notification, type SesRecord } from './ses/records';
+import { SES_SETUP_NOTICE, setupNoticeOr } from './ses/setupNotice';
 import type { Bounce, Complaint, Delivery } from './ses/sending';
 import { snsEnvelope } from './sns';
 
 const SesRecordCodec = byDiscriminator([EventPublishingRecord, Notification]);
 export const SqsBodyCodec = byDiscriminator([
-  snsEnvelope(jsonFromString(SesRecordCodec)),
+  snsEnvelope(setupNoticeOr(jsonFromString(SesRecordCodec))),
   EventPublishingRecord,
   Notification,
 ]);
@@ -36,6 +37,8 @@ export function decodeSqsBody(body: string): Either<DecodeError, DomainEvent> {
     try {
       json = JSON.parse(body);
     } catch {
+      // Raw message delivery of the setup notice: the body is the text itself.
+      if (body === SES_SETUP_NOTICE) return right(setupNoticeEvent(null));
       const found = body.trim() === '' ? 'empty input' : describeValue(body);
       return left(decodeError('notJson', '', 'JSON text', found));
     }
@@ -65,7 +68,9 @@ function toDomainEvent(body: SqsBody): DomainEvent {
   };
   switch (body.Type) {
     case 'Notification':
-      return fromSesRecord(body.Message, sns);
+      return body.Message === SES_SETUP_NOTICE
+        ? setupNoticeEvent(sns)
+        : fromSesRecord(body.Message, sns);
     case 'SubscriptionConfirmation':
     case 'UnsubscribeConfirmation':
       return {
@@ -83,6 +88,19 @@ function toDomainEvent(body: SqsBody): DomainEvent {
         sns,
       };
   }
+}
+
+/** Nobody's mail: counted, logged, and otherwise left alone. */
+function setupNoticeEvent(sns: SnsMetadata | null): DomainEvent {
+  return {
+    kind: 'sesEventDestinationTest',
+    origin: 'sns',
+    sesMessageId: null,
+    timestamp: sns?.timestamp ?? null,
+    recipients: [],
+    message: SES_SETUP_NOTICE,
+    sns,
+  };
 }
 
 type Origin = 'eventPublishing' | 'notification';

@@ -32,6 +32,7 @@ export const DOMAIN_EVENT_KINDS = [
   'subscription',
   'received',
   'sesSubscriptionTest',
+  'sesEventDestinationTest',
   'snsSubscriptionConfirmation',
   'snsUnsubscribeConfirmation',
 ] as const;
@@ -122,6 +123,21 @@ export interface SesSubscriptionTestEvent extends Omit<
   readonly message: string | null;
 }
 
+/**
+ * SES's plain-text notice on a topic just added as an event destination
+ * (`Successfully validated SNS topic for Amazon SES event publishing.`).
+ */
+export interface SesEventDestinationTestEvent extends Omit<
+  EventBase<'sesEventDestinationTest'>,
+  'timestamp'
+> {
+  readonly origin: 'sns';
+  readonly sesMessageId: null;
+  /** The SNS envelope's timestamp; null with raw delivery, where the body is the text alone. */
+  readonly timestamp: Date | null;
+  readonly message: string;
+}
+
 interface SnsControlEvent<K extends DomainEventKind> extends EventBase<K> {
   readonly origin: 'sns';
   readonly sesMessageId: null;
@@ -146,6 +162,7 @@ export type DomainEvent =
   | SubscriptionEvent
   | ReceivedEvent
   | SesSubscriptionTestEvent
+  | SesEventDestinationTestEvent
   | SnsSubscriptionConfirmationEvent
   | SnsUnsubscribeConfirmationEvent;
 

@@ -79,6 +79,7 @@ export function reputationContribution(
     case 'subscription':
     case 'received':
     case 'sesSubscriptionTest':
+    case 'sesEventDestinationTest':
     case 'snsSubscriptionConfirmation':
     case 'snsUnsubscribeConfirmation':
       return null;

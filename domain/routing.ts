@@ -91,6 +91,9 @@ export function eventId(event: DomainEvent): string {
     case 'sesSubscriptionTest':
       // Raw delivery gives it no id or time of its own; its text is all there is.
       return `sesSubscriptionTest/${fnv1a64([event.message ?? ''])}`;
+    case 'sesEventDestinationTest':
+      // Raw delivery: one text for every topic, so such notices count once per dedupe window.
+      return `sesEventDestinationTest/${idPart(event.sns?.messageId ?? 'raw')}`;
     case 'snsSubscriptionConfirmation':
     case 'snsUnsubscribeConfirmation':
       return `${event.kind}/${idPart(event.sns.messageId)}`;
@@ -176,6 +179,7 @@ function suppressionJobs(event: DomainEvent): EventJobSpec[] {
     case 'deliveryDelay':
     case 'received':
     case 'sesSubscriptionTest':
+    case 'sesEventDestinationTest':
     case 'snsSubscriptionConfirmation':
     case 'snsUnsubscribeConfirmation':
       return [];

@@ -5,10 +5,10 @@
  * `"Signature": "EXAMPLE"`.
  */
 import * as t from 'io-ts';
-import { nullable, optional, record, struct, tagged } from './codec/combinators';
+import { nullable, optional, optionalOrNull, record, struct, tagged } from './codec/combinators';
 import { IsoDateTime } from './codec/scalars';
 
-export const SnsMessageAttribute = struct({ Type: t.string, Value: optional(t.string) });
+export const SnsMessageAttribute = struct({ Type: t.string, Value: optionalOrNull(t.string) });
 export type SnsMessageAttribute = t.TypeOf<typeof SnsMessageAttribute>;
 
 const signed = {
@@ -40,8 +40,8 @@ export const snsEnvelope = <M extends t.Mixed>(message: M) =>
       Type: t.literal('Notification'),
       Message: message,
       Subject: optional(nullable(t.string)),
-      UnsubscribeURL: optional(t.string),
-      MessageAttributes: optional(record(SnsMessageAttribute)),
+      UnsubscribeURL: optionalOrNull(t.string),
+      MessageAttributes: optionalOrNull(record(SnsMessageAttribute)),
     }),
     SubscriptionConfirmation: confirmation('SubscriptionConfirmation'),
     UnsubscribeConfirmation: confirmation('UnsubscribeConfirmation'),

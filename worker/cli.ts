@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { version } from '../package.json';
 import { ROLES, type Role } from './config';
 import { decodeCommand } from './commands/decode';
+import { parseVerifyAt, verifySignatureCommand, type VerifyAt } from './commands/verifySignature';
 import { demoCommand } from './commands/demo';
 import { registerReplayCommands } from './commands/replay';
 import { runCommand } from './commands/run';
@@ -41,6 +42,24 @@ export function buildProgram(io: Io): Command {
     )
     .action(async (file: string | undefined) => {
       process.exitCode = await decodeCommand(file, io);
+    });
+
+  program
+    .command('verify-signature')
+    .argument('[file]', 'file holding one SQS message body; - or nothing reads standard input')
+    .addOption(
+      new Option(
+        '--at <when>',
+        'when the certificate must be valid: now, message (the envelope’s Timestamp, for stored or dead-lettered messages) or an ISO 8601 time',
+      )
+        .default('now', 'now')
+        .argParser(verifyAt),
+    )
+    .description(
+      'check the SNS signature of one SQS message body as the worker does (SNS_CERT_DIR, SNS_CERT_FETCH, SNS_TOPIC_ARNS); one line; exit 0 valid, 65 invalid, 69 certificate unavailable',
+    )
+    .action(async (file: string | undefined, options: { at: VerifyAt }) => {
+      process.exitCode = await verifySignatureCommand(file, options.at, process.env, io);
     });
 
   program
@@ -159,6 +178,12 @@ function addSuppressionCommands(program: Command, io: Io): void {
         progress: boolean;
       }) => run((store) => exportCommand(store, options, io)),
     );
+}
+
+function verifyAt(text: string): VerifyAt {
+  const at = parseVerifyAt(text);
+  if (at === undefined) throw new InvalidArgumentError('expected now, message or an ISO 8601 time');
+  return at;
 }
 
 function positiveInteger(text: string): number {

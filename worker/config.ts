@@ -5,6 +5,8 @@
  *
  * An empty value counts as unset (`FOO=` in an env file means "use the default").
  */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { enumOf, optional, struct } from '../domain/codec/combinators';
@@ -159,6 +161,9 @@ export const EnvCodec = struct({
   REPUTATION_MIN_VOLUME: optional(integer(0, 1_000_000_000)),
   REPUTATION_EVALUATE_SECONDS: optional(integer(1, 86_400)),
   REPUTATION_WEBHOOK_URL: optional(http),
+  // Pinned SNS signing certificates (README, "Pinned SNS certificates").
+  SNS_CERT_DIR: optional(nonEmpty),
+  SNS_CERT_FETCH: optional(boolean),
 });
 
 export interface WorkerConfig {
@@ -193,6 +198,12 @@ export interface WorkerConfig {
   readonly snsVerifySignatures: boolean;
   /** Only these topics' notifications are accepted (signed ones); null: any topic. */
   readonly snsTopicArns: readonly string[] | null;
+  readonly snsCertificates: {
+    /** Pinned certificates, named as their URL's last path segment; null: none. */
+    readonly dir: string | null;
+    /** Fetch a certificate that is not pinned; false: its message is dead-lettered. */
+    readonly fetch: boolean;
+  };
   readonly logLevel: LogLevel;
   readonly metricsMaxConfigurationSets: number;
   /** How long an event id is remembered so a redelivery is not counted twice. */
@@ -253,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (e.SQS_QUEUE_URL !== undefined && e.AWS_REGION === undefined) {
     throw new ConfigError('AWS_REGION: expected the queue’s region (e.g. eu-west-1), got ""');
   }
+  const snsCertificates = snsCertificatesConfig(e);
   const forwarding = forwardingConfig(e);
   if (isLeft(forwarding)) throw new ConfigError(forwarding.left);
   return {
@@ -283,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     apiToken: e.API_TOKEN ?? null,
     snsVerifySignatures: e.SNS_VERIFY_SIGNATURES ?? true,
     snsTopicArns: e.SNS_TOPIC_ARNS ?? null,
+    snsCertificates,
     logLevel: e.LOG_LEVEL ?? 'info',
     metricsMaxConfigurationSets: e.METRICS_MAX_CONFIGURATION_SETS ?? 100,
     metricsDedupeSeconds: e.METRICS_DEDUPE_SECONDS ?? 3600,
@@ -307,6 +320,29 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       webhookUrl: e.REPUTATION_WEBHOOK_URL ?? null,
     },
   };
+}
+
+/** The directory must exist now; fetching may be off only when there is one. */
+function snsCertificatesConfig(e: t.TypeOf<typeof EnvCodec>): WorkerConfig['snsCertificates'] {
+  const dir = e.SNS_CERT_DIR === undefined ? null : resolve(e.SNS_CERT_DIR);
+  if (dir !== null && !isDirectory(dir))
+    throw new ConfigError(
+      `SNS_CERT_DIR: expected a directory of SimpleNotificationService-*.pem files, got ${JSON.stringify(e.SNS_CERT_DIR)}`,
+    );
+  const fetch = e.SNS_CERT_FETCH ?? true;
+  if (!fetch && dir === null)
+    throw new ConfigError(
+      'SNS_CERT_FETCH: expected true unless SNS_CERT_DIR names the pinned certificates, got "false"',
+    );
+  return { dir, fetch };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** SES's levels unless overridden; a warn level must stay below its critical level. */

@@ -205,7 +205,12 @@ function startIngest(
   if (dlqUrl === null)
     log.warn('SQS_DLQ_URL not set: undecodable messages are left for the queue’s redrive policy');
   const verifier = config.snsVerifySignatures
-    ? makeSnsSignatureVerifier({ topicArns: config.snsTopicArns, ...options.snsSignature })
+    ? makeSnsSignatureVerifier({
+        topicArns: config.snsTopicArns,
+        certDir: config.snsCertificates.dir,
+        fetchCertificates: config.snsCertificates.fetch,
+        ...options.snsSignature,
+      })
     : null;
   if (verifier === null)
     log.warn(
@@ -213,6 +218,13 @@ function startIngest(
     );
 
   const onEvent = (event: DomainEvent) => {
+    if (event.kind === 'sesEventDestinationTest') {
+      log.info(
+        { topicArn: event.sns?.topicArn },
+        'SES validated this SNS topic as an event destination (setup notice); nothing to do',
+      );
+      return;
+    }
     if (event.kind !== 'snsSubscriptionConfirmation') return;
     log.warn(
       { topicArn: event.sns.topicArn, subscribeUrl: event.subscribeUrl },

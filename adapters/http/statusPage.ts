@@ -239,6 +239,7 @@ const KIND_COLORS: Readonly<Record<DomainEventKind, string>> = {
   subscription: '#805ad5',
   received: '#319795',
   sesSubscriptionTest: '#a0aec0',
+  sesEventDestinationTest: '#a0aec0',
   snsSubscriptionConfirmation: '#718096',
   snsUnsubscribeConfirmation: '#718096',
 };

@@ -31,24 +31,43 @@ const passesUnchanged = (codec: t.Mixed): boolean =>
   passThrough.has(codec) ||
   (codec instanceof OptionalType && passesUnchanged(codec.inner as t.Mixed));
 
-/** Marks a struct field that may be absent (or `undefined`). */
+/**
+ * Marks a struct field that may be absent (or `undefined`); with `nullMeansAbsent`, JSON `null`
+ * reads as absent too and the field is left out of the result.
+ */
 export class OptionalType<C extends t.Mixed> extends t.Type<
   t.TypeOf<C> | undefined,
   unknown,
   unknown
 > {
   readonly _tag = 'OptionalType' as const;
-  constructor(readonly inner: C) {
+  constructor(
+    readonly inner: C,
+    readonly nullMeansAbsent = false,
+  ) {
     super(
       inner.name,
+      // `null` is not accepted here, so `struct` takes it through `validate` and drops it.
       (u): u is t.TypeOf<C> | undefined => u === undefined || inner.is(u),
-      (u, c) => (u === undefined ? t.success(undefined) : inner.validate(u, c)),
+      (u, c) =>
+        u === undefined || (nullMeansAbsent && u === null)
+          ? t.success(undefined)
+          : inner.validate(u, c),
       t.identity,
     );
   }
 }
 
+/** A field that may be absent. `null` is an error: for fields whose value decides behaviour. */
 export const optional = <C extends t.Mixed>(codec: C): OptionalType<C> => new OptionalType(codec);
+
+/**
+ * An optional descriptive field where SES may send `null` for "none" (a click on an untagged
+ * link has `"linkTags": null`): `null` means the same as absent. README, "Choices where the
+ * formats are loose", lists each such field with the captured message that shows it.
+ */
+export const optionalOrNull = <C extends t.Mixed>(codec: C): OptionalType<C> =>
+  new OptionalType(codec, true);
 
 /** A value that may be JSON `null` (SNS sends `"Subject": null`, SES `"complaintSubType": null`). */
 export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, unknown> =>

@@ -1,10 +1,11 @@
 /**
  * The `mail` object of SES records (ses-formats.md §2–§4). Everything not always present is
  * optional: SES includes headers only when "include original headers" is on, tags only with
- * configuration sets, and Open/Click records carry a shorter `mail`.
+ * configuration sets, and Open/Click records carry a shorter `mail`. All of it is descriptive,
+ * so `null` reads as absent throughout (README, "Choices where the formats are loose").
  */
 import * as t from 'io-ts';
-import { array, optional, record, struct } from '../codec/combinators';
+import { array, optionalOrNull, record, struct } from '../codec/combinators';
 import {
   BooleanFromBooleanOrString,
   EmailAddressFromString,
@@ -17,16 +18,16 @@ export type MailHeader = t.TypeOf<typeof MailHeader>;
 
 /** Header values as the message had them (display names, encoded words): text, not addresses. */
 export const CommonHeaders = struct({
-  from: optional(array(t.string)),
-  to: optional(array(t.string)),
-  cc: optional(array(t.string)),
-  bcc: optional(array(t.string)),
-  sender: optional(array(t.string)),
-  replyTo: optional(array(t.string)),
-  returnPath: optional(t.string),
-  messageId: optional(t.string),
-  date: optional(t.string),
-  subject: optional(t.string),
+  from: optionalOrNull(array(t.string)),
+  to: optionalOrNull(array(t.string)),
+  cc: optionalOrNull(array(t.string)),
+  bcc: optionalOrNull(array(t.string)),
+  sender: optionalOrNull(array(t.string)),
+  replyTo: optionalOrNull(array(t.string)),
+  returnPath: optionalOrNull(t.string),
+  messageId: optionalOrNull(t.string),
+  date: optionalOrNull(t.string),
+  subject: optionalOrNull(t.string),
 });
 export type CommonHeaders = t.TypeOf<typeof CommonHeaders>;
 
@@ -37,9 +38,9 @@ export type MessageTags = t.TypeOf<typeof MessageTags>;
 const mailBase = {
   timestamp: IsoDateTime,
   messageId: t.string,
-  headersTruncated: optional(BooleanFromBooleanOrString),
-  headers: optional(array(MailHeader)),
-  commonHeaders: optional(CommonHeaders),
+  headersTruncated: optionalOrNull(BooleanFromBooleanOrString),
+  headers: optionalOrNull(array(MailHeader)),
+  commonHeaders: optionalOrNull(CommonHeaders),
 } as const;
 
 /**
@@ -49,12 +50,12 @@ const mailBase = {
 export const SentMail = struct({
   ...mailBase,
   source: t.string,
-  sourceArn: optional(t.string),
-  sourceIp: optional(t.string),
-  callerIdentity: optional(t.string),
-  sendingAccountId: optional(t.string),
+  sourceArn: optionalOrNull(t.string),
+  sourceIp: optionalOrNull(t.string),
+  callerIdentity: optionalOrNull(t.string),
+  sendingAccountId: optionalOrNull(t.string),
   destination: array(EmailAddressFromString),
-  tags: optional(MessageTags),
+  tags: optionalOrNull(MessageTags),
 });
 export type SentMail = t.TypeOf<typeof SentMail>;
 

@@ -1,6 +1,14 @@
 /** The `receipt` of email receiving notifications (ses-formats.md §4). */
 import * as t from 'io-ts';
-import { array, enumOf, openEnum, optional, struct, tagged } from '../codec/combinators';
+import {
+  array,
+  enumOf,
+  openEnum,
+  optional,
+  optionalOrNull,
+  struct,
+  tagged,
+} from '../codec/combinators';
 import { EmailAddressFromString, IsoDateTime, NumberFromNumberOrString } from '../codec/scalars';
 
 /**
@@ -20,7 +28,7 @@ export type DmarcPolicy = t.TypeOf<typeof DmarcPolicy>;
 export const ContentEncoding = enumOf(['UTF8', 'BASE64']);
 export type ContentEncoding = t.TypeOf<typeof ContentEncoding>;
 
-const topicArn = optional(t.string);
+const topicArn = optionalOrNull(t.string);
 
 export const ReceiptAction = tagged('type', {
   S3: struct({
@@ -28,32 +36,40 @@ export const ReceiptAction = tagged('type', {
     topicArn,
     bucketName: t.string,
     objectKey: t.string,
-    objectKeyPrefix: optional(t.string),
+    objectKeyPrefix: optionalOrNull(t.string),
   }),
   /** `encoding` is absent in AWS's own example; SES's default is UTF8. */
   SNS: struct({ type: t.literal('SNS'), topicArn, encoding: optional(ContentEncoding) }),
   Bounce: struct({
     type: t.literal('Bounce'),
     topicArn,
-    smtpReplyCode: optional(t.string),
-    statusCode: optional(t.string),
-    message: optional(t.string),
-    sender: optional(t.string),
+    smtpReplyCode: optionalOrNull(t.string),
+    statusCode: optionalOrNull(t.string),
+    message: optionalOrNull(t.string),
+    sender: optionalOrNull(t.string),
   }),
   Lambda: struct({
     type: t.literal('Lambda'),
     topicArn,
     functionArn: t.string,
-    invocationType: optional(enumOf(['Event', 'RequestResponse'])),
+    invocationType: optionalOrNull(enumOf(['Event', 'RequestResponse'])),
   }),
   Stop: struct({ type: t.literal('Stop'), topicArn }),
-  WorkMail: struct({ type: t.literal('WorkMail'), topicArn, organizationArn: optional(t.string) }),
+  WorkMail: struct({
+    type: t.literal('WorkMail'),
+    topicArn,
+    organizationArn: optionalOrNull(t.string),
+  }),
 });
 export type ReceiptAction = t.TypeOf<typeof ReceiptAction>;
 
+/**
+ * Strict where the value decides what forwarding does: the verdicts and `dmarcPolicy` (policy),
+ * `encoding` (how `content` is read). Descriptive fields read `null` as absent.
+ */
 export const Receipt = struct({
   timestamp: IsoDateTime,
-  processingTimeMillis: optional(NumberFromNumberOrString),
+  processingTimeMillis: optionalOrNull(NumberFromNumberOrString),
   /** The envelope RCPT TO addresses the receipt rule matched: what forwarding rules match on. */
   recipients: array(EmailAddressFromString),
   spamVerdict: optional(Verdict),

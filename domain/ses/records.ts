@@ -4,7 +4,7 @@
  * notifications by `notificationType`; an unknown value of either is `unsupported`.
  */
 import * as t from 'io-ts';
-import { optional, struct, tagged } from '../codec/combinators';
+import { optional, optionalOrNull, struct, tagged } from '../codec/combinators';
 import { ReceivedMail, SentMail } from './mail';
 import { Receipt } from './receiving';
 import {
@@ -21,7 +21,7 @@ import {
 } from './sending';
 
 export const EventPublishingRecord = tagged('eventType', {
-  Send: struct({ eventType: t.literal('Send'), mail: SentMail, send: optional(Send) }),
+  Send: struct({ eventType: t.literal('Send'), mail: SentMail, send: optionalOrNull(Send) }),
   Reject: struct({ eventType: t.literal('Reject'), mail: SentMail, reject: Reject }),
   Bounce: struct({ eventType: t.literal('Bounce'), mail: SentMail, bounce: Bounce }),
   Complaint: struct({ eventType: t.literal('Complaint'), mail: SentMail, complaint: Complaint }),
@@ -68,7 +68,7 @@ export const Notification = tagged('notificationType', {
   /** The test message SES sends when a topic is first attached to an identity. */
   AmazonSnsSubscriptionSucceeded: struct({
     notificationType: t.literal('AmazonSnsSubscriptionSucceeded'),
-    message: optional(t.string),
+    message: optionalOrNull(t.string),
   }),
 });
 export type Notification = t.TypeOf<typeof Notification>;

@@ -3,7 +3,16 @@
  * records (`eventType`) and identity feedback notifications (`notificationType`).
  */
 import * as t from 'io-ts';
-import { array, enumOf, nullable, openEnum, optional, record, struct } from '../codec/combinators';
+import {
+  array,
+  enumOf,
+  nullable,
+  openEnum,
+  optional,
+  optionalOrNull,
+  record,
+  struct,
+} from '../codec/combinators';
 import { EmailAddressFromString, IsoDateTime, NumberFromNumberOrString } from '../codec/scalars';
 
 /** Closed: the suppression policy turns on it, and only `Permanent` means "never again". */
@@ -25,9 +34,9 @@ export type BounceSubType = t.TypeOf<typeof BounceSubType>;
 
 export const BouncedRecipient = struct({
   emailAddress: EmailAddressFromString,
-  action: optional(t.string),
-  status: optional(t.string),
-  diagnosticCode: optional(t.string),
+  action: optionalOrNull(t.string),
+  status: optionalOrNull(t.string),
+  diagnosticCode: optionalOrNull(t.string),
 });
 export type BouncedRecipient = t.TypeOf<typeof BouncedRecipient>;
 
@@ -37,8 +46,8 @@ export const Bounce = struct({
   bouncedRecipients: array(BouncedRecipient),
   timestamp: IsoDateTime,
   feedbackId: t.string,
-  reportingMTA: optional(t.string),
-  remoteMtaIp: optional(t.string),
+  reportingMTA: optionalOrNull(t.string),
+  remoteMtaIp: optionalOrNull(t.string),
 });
 export type Bounce = t.TypeOf<typeof Bounce>;
 
@@ -57,19 +66,19 @@ export const Complaint = struct({
   timestamp: IsoDateTime,
   feedbackId: t.string,
   complaintSubType: optional(nullable(openEnum(['OnAccountSuppressionList']))),
-  userAgent: optional(t.string),
-  complaintFeedbackType: optional(ComplaintFeedbackType),
-  arrivalDate: optional(IsoDateTime),
+  userAgent: optionalOrNull(t.string),
+  complaintFeedbackType: optionalOrNull(ComplaintFeedbackType),
+  arrivalDate: optionalOrNull(IsoDateTime),
 });
 export type Complaint = t.TypeOf<typeof Complaint>;
 
 export const Delivery = struct({
   timestamp: IsoDateTime,
   recipients: array(EmailAddressFromString),
-  processingTimeMillis: optional(NumberFromNumberOrString),
-  smtpResponse: optional(t.string),
-  reportingMTA: optional(t.string),
-  remoteMtaIp: optional(t.string),
+  processingTimeMillis: optionalOrNull(NumberFromNumberOrString),
+  smtpResponse: optionalOrNull(t.string),
+  reportingMTA: optionalOrNull(t.string),
+  remoteMtaIp: optionalOrNull(t.string),
 });
 export type Delivery = t.TypeOf<typeof Delivery>;
 
@@ -82,17 +91,17 @@ export type Reject = t.TypeOf<typeof Reject>;
 
 export const Open = struct({
   timestamp: IsoDateTime,
-  ipAddress: optional(t.string),
-  userAgent: optional(t.string),
+  ipAddress: optionalOrNull(t.string),
+  userAgent: optionalOrNull(t.string),
 });
 export type Open = t.TypeOf<typeof Open>;
 
 export const Click = struct({
   timestamp: IsoDateTime,
   link: t.string,
-  ipAddress: optional(t.string),
-  userAgent: optional(t.string),
-  linkTags: optional(record(array(t.string))),
+  ipAddress: optionalOrNull(t.string),
+  userAgent: optionalOrNull(t.string),
+  linkTags: optionalOrNull(record(array(t.string))),
 });
 export type Click = t.TypeOf<typeof Click>;
 
@@ -119,12 +128,12 @@ export const DeliveryDelay = struct({
   delayedRecipients: array(
     struct({
       emailAddress: EmailAddressFromString,
-      status: optional(t.string),
-      diagnosticCode: optional(t.string),
+      status: optionalOrNull(t.string),
+      diagnosticCode: optionalOrNull(t.string),
     }),
   ),
-  expirationTime: optional(IsoDateTime),
-  reportingMTA: optional(t.string),
+  expirationTime: optionalOrNull(IsoDateTime),
+  reportingMTA: optionalOrNull(t.string),
 });
 export type DeliveryDelay = t.TypeOf<typeof DeliveryDelay>;
 
@@ -134,7 +143,7 @@ export type SubscriptionStatus = t.TypeOf<typeof SubscriptionStatus>;
 
 export const TopicPreferences = struct({
   unsubscribeAll: t.boolean,
-  topicSubscriptionStatus: optional(
+  topicSubscriptionStatus: optionalOrNull(
     array(struct({ topicName: t.string, subscriptionStatus: SubscriptionStatus })),
   ),
 });
@@ -143,8 +152,8 @@ export type TopicPreferences = t.TypeOf<typeof TopicPreferences>;
 export const Subscription = struct({
   contactList: t.string,
   timestamp: IsoDateTime,
-  source: optional(t.string),
+  source: optionalOrNull(t.string),
   newTopicPreferences: TopicPreferences,
-  oldTopicPreferences: optional(TopicPreferences),
+  oldTopicPreferences: optionalOrNull(TopicPreferences),
 });
 export type Subscription = t.TypeOf<typeof Subscription>;

@@ -184,6 +184,7 @@ describe('every event kind moves its own counters, and no other', () => {
     ['notifications/ses-subscription-succeeded.json', 'sesSubscriptionTest', () => []],
     ['sns/subscription-confirmation.json', 'snsSubscriptionConfirmation', () => []],
     ['sns/unsubscribe-confirmation.json', 'snsUnsubscribeConfirmation', () => []],
+    ['captured/ses/laravel-ses-setup-notice.json', 'sesEventDestinationTest', () => []],
   ];
 
   it.each(cases)('%s', async (name, kind, own) => {
@@ -196,7 +197,7 @@ describe('every event kind moves its own counters, and no other', () => {
 
   it('covers every kind of event', () => {
     const kinds = new Set(cases.map(([, kind]) => kind));
-    expect(kinds.size).toBe(14);
+    expect(kinds.size).toBe(15);
   });
 
   it('every sample, all in one replica: one count per distinct event, redelivered or not', async () => {

@@ -124,10 +124,11 @@ describe('routeEvent', () => {
     }
   });
 
-  it('SNS control messages call for no jobs of their own', () => {
+  it('SNS control messages and the setup notice call for no jobs of their own', () => {
     for (const name of [
       'sns/subscription-confirmation.json',
       'sns/unsubscribe-confirmation.json',
+      'captured/ses/laravel-ses-setup-notice.json',
     ]) {
       expect(jobsOf(name)).toEqual([]);
     }
