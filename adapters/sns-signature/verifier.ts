@@ -228,7 +228,13 @@ function fetchText(
   return new Promise((resolve, reject) => {
     const request = get(
       url,
-      { timeout: options.timeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+      {
+        timeout: options.timeoutMs,
+        // A connection of its own: certificates are fetched about once an hour, long after the
+        // host has closed a pooled keep-alive socket, and reusing one fails with ECONNRESET.
+        agent: false,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      },
       (response) => {
         const status = response.statusCode ?? 0;
         if (status !== 200) {
