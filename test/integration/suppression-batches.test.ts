@@ -117,7 +117,7 @@ async function storeState(prefix: string): Promise<Record<string, unknown>> {
         break;
       }
       case 'zset':
-        state[name] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+        state[name] = await redis.zrange(key, '0', '-1', 'WITHSCORES');
         break;
       case 'set':
         state[name] = (await redis.smembers(key)).sort();
@@ -244,12 +244,12 @@ describe('batches, repeats and retries', () => {
     expect(await outcomes([delivery, bounce])).toEqual(['unchanged', 'counted']);
     expect(await outcomes([delivery, bounce])).toEqual(['unchanged', 'unchanged']);
     const transient = `${prefix}:suppression:transient:${to}`;
-    expect(await redis.zrange(transient, 0, -1)).toEqual(['feedback-2']);
+    expect(await redis.zrange(transient, '0', '-1')).toEqual(['feedback-2']);
     // Seen twice in one batch, around a bounce: applied once there too.
     const again = notification(4, 'delivery', to, 20);
     const older = notification(5, 'transient', to, 15);
     expect(await outcomes([again, older, again])).toEqual(['reset', 'unchanged', 'unchanged']);
-    expect(await redis.zrange(transient, 0, -1)).toEqual(['~reset']);
+    expect(await redis.zrange(transient, '0', '-1')).toEqual(['~reset']);
     // A delivery to an address with no history leaves no key at all.
     const other = notification(3, 'delivery', ADDRESSES[1]!, 10);
     expect(await outcomes([other])).toEqual(['unchanged']);
