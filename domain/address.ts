@@ -9,7 +9,7 @@ interface EmailAddressBrand {
 export type EmailAddress = t.Branded<string, EmailAddressBrand>;
 
 /** RFC 5321 limits a path to 256 octets; anything longer is not an address SES delivered to. */
-const MAX_ADDRESS_LENGTH = 320;
+export const MAX_ADDRESS_LENGTH = 320;
 const DOT_ATOM_LOCAL = /^[^\s<>()[\],;:@"\\]+$/;
 const QUOTED_LOCAL = /^"(?:[^"\\\r\n]|\\.)*"$/;
 const DOMAIN = /^(?:[^\s<>()[\],;:@"\\]+|\[[^\s[\]\\]+\])$/;
