@@ -159,6 +159,10 @@ export const EnvCodec = struct({
   REPUTATION_MIN_VOLUME: optional(integer(0, 1_000_000_000)),
   REPUTATION_EVALUATE_SECONDS: optional(integer(1, 86_400)),
   REPUTATION_WEBHOOK_URL: optional(http),
+  // Hardening (issue 14): outside limits.
+  SMTP_CONNECTION_TIMEOUT_MS: optional(integer(100, 600_000)),
+  SMTP_GREETING_TIMEOUT_MS: optional(integer(100, 600_000)),
+  SMTP_SOCKET_TIMEOUT_MS: optional(integer(100, 3_600_000)),
 });
 
 export interface WorkerConfig {

@@ -342,7 +342,7 @@ function makeForwarder(
     // The embedded emulator serves S3 on its SQS endpoint.
     ...(options.sqsEndpoint ?? {}),
   });
-  const sender = makeSmtpSender(forwarding.smtpUrl);
+  const sender = makeSmtpSender(forwarding.smtpUrl, forwarding.smtpTimeouts);
   return {
     config: forwarding,
     fanOut,
