@@ -9,6 +9,7 @@ import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { enumOf, optional, struct } from '../domain/codec/combinators';
 import { fromValidationErrors } from '../domain/codec/decodeError';
+import { maskUrlCredentials } from '../domain/redact';
 import { EXIT, type ExitCode, type Io } from './io';
 import type { SuppressionPolicy } from '../domain/suppression';
 import {
@@ -242,7 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (isLeft(decoded)) {
     const error = fromValidationErrors(decoded.left);
     throw new ConfigError(
-      `${error.path}: expected ${error.expected}, got ${JSON.stringify(env[error.path] ?? '')}`,
+      `${error.path}: expected ${error.expected}, got ${JSON.stringify(maskUrlCredentials(env[error.path] ?? ''))}`,
     );
   }
   const e = decoded.right;

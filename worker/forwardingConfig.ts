@@ -13,6 +13,7 @@ import type { EmailAddress } from '../domain/address';
 import type { FailedVerdictHandling, ForwardingSettings } from '../domain/forwarding/policy';
 import { decodeForwardRules, ruleCount } from '../domain/forwarding/rules';
 import type { SmtpTimeouts } from '../adapters/mail/smtp';
+import { maskUrlCredentials } from '../domain/redact';
 
 export interface ForwardingConfig extends ForwardingSettings {
   readonly smtpUrl: string;
@@ -88,7 +89,7 @@ export function forwardingConfig(
   }
   if (!isSmtpUrl(env.SMTP_URL)) {
     return left(
-      `SMTP_URL: expected an smtp:// or smtps:// URL, got ${JSON.stringify(withoutPassword(env.SMTP_URL))}`,
+      `SMTP_URL: expected an smtp:// or smtps:// URL, got ${JSON.stringify(maskUrlCredentials(env.SMTP_URL))}`,
     );
   }
   return right({
@@ -112,12 +113,4 @@ function isSmtpUrl(text: string): boolean {
   if (!URL.canParse(text)) return false;
   const url = new URL(text);
   return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
-}
-
-/** SMTP URLs carry credentials: an error message shows the URL with the password masked. */
-function withoutPassword(text: string): string {
-  if (!URL.canParse(text)) return text.replace(/:[^:@/]*@/, ':***@');
-  const url = new URL(text);
-  if (url.password !== '') url.password = '***';
-  return url.toString();
 }

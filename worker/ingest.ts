@@ -16,6 +16,7 @@ import { decodeSqsBody } from '../domain/decode';
 import type { DomainEvent } from '../domain/events';
 import type { JobSpec, QueueName } from '../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../domain/ports';
+import { loggableError, redactText } from '../domain/redact';
 import { metricsJob, routeEvent } from '../domain/routing';
 
 export type MessageOutcome =
@@ -75,7 +76,7 @@ export async function ingestBatch(
     // A bug, not an input problem: leave the whole batch so nothing is lost.
     const detail = error instanceof Error ? error.message : String(error);
     deps.log.error(
-      { err: error, messages: messages.length },
+      { err: loggableError(error), messages: messages.length },
       'ingest failed; batch left on the queue',
     );
     deps.metrics.messagesRetried.inc({ cause: 'internal' }, messages.length);
@@ -102,7 +103,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       metrics.decodeFailures.inc({ reason: error.reason });
       log.warn(
         { messageId: idOf(message), reason: error.reason, path: error.path },
-        `undecodable message: ${error.message}`,
+        `undecodable message: ${redactText(error.message)}`,
       );
       poison.push({
         message,
@@ -166,7 +167,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
   const refused = routed.filter((r) => !accepted.includes(r)); // ≤ 10 each: no Set needed
   for (const [queue, error] of enqueued.failed) {
     log.error(
-      { queue, err: error },
+      { queue, err: loggableError(error) },
       `could not add jobs to ${queue}; their messages stay on the queue`,
     );
   }

@@ -30,6 +30,7 @@ import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages'
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
 import type { ForwardJob, InboundJob, MetricsJob, QueueName, SuppressionJob } from '../domain/jobs';
+import { loggableError } from '../domain/redact';
 import { redactJobId } from '../domain/routing';
 import type { WorkerConfig } from './config';
 import { makeEnqueueGate } from './enqueueGate';
@@ -90,7 +91,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     redis.on(
       'error',
       throttled(log, (error: Error) =>
-        log.warn({ connection: name, err: error.message }, 'redis connection error'),
+        log.warn({ connection: name, err: loggableError(error) }, 'redis connection error'),
       ),
     );
   }
@@ -218,7 +219,7 @@ function startIngest(
         () => log.info({ topicArn: event.sns.topicArn }, 'SNS subscription confirmed'),
         (error: Error) =>
           log.error(
-            { topicArn: event.sns.topicArn, err: error.message },
+            { topicArn: event.sns.topicArn, err: loggableError(error) },
             'SNS subscription not confirmed',
           ),
       );
@@ -252,7 +253,7 @@ function startIngest(
     onError: (error, context) => {
       if (isStopping() && error.name === 'AbortError') return;
       if (isStopping() && /abort/i.test(error.message)) return;
-      log.error({ context, err: error.message }, 'sqs consumer error');
+      log.error({ context, err: loggableError(error) }, 'sqs consumer error');
     },
   });
 }
@@ -280,12 +281,12 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
           {
             queue,
             jobId: job?.id === undefined ? undefined : redactJobId(job.id),
-            err: error?.message,
+            err: error === undefined ? undefined : loggableError(error),
           },
           `job ${outcome}`,
         );
     },
-    onError: (error: Error) => log.warn({ err: error.message }, 'bullmq worker error'),
+    onError: (error: Error) => log.warn({ err: loggableError(error) }, 'bullmq worker error'),
   };
   const forwarder =
     config.forwarding === null ? null : makeForwarder(options, workerRedis, config.forwarding);
@@ -296,7 +297,9 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
   });
   // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished.
   inbound.on('closed', () => {
-    forwarder?.close().catch((error: Error) => log.warn({ err: error.message }, 'forwarder close'));
+    forwarder
+      ?.close()
+      .catch((error: Error) => log.warn({ err: loggableError(error) }, 'forwarder close'));
   });
   return [
     startQueueWorker<SuppressionJob>({

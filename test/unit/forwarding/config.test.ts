@@ -123,7 +123,7 @@ describe('forwarding configuration', () => {
     expect(
       failure({ ...queue, ...forwarding, SMTP_URL: 'https://user:secret@smtp.example.com' }),
     ).toBe(
-      'SMTP_URL: expected an smtp:// or smtps:// URL, got "https://user:***@smtp.example.com/"',
+      'SMTP_URL: expected an smtp:// or smtps:// URL, got "https://[redacted]@smtp.example.com"',
     );
     expect(failure({ ...queue, ...forwarding, FORWARD_FAILED_VERDICTS: 'quarantine' })).toBe(
       'FORWARD_FAILED_VERDICTS: expected "drop" | "tag", got "quarantine"',
