@@ -392,12 +392,18 @@ function makeReadiness(deps: {
     sqsChecked = { at: Date.now(), result };
     return result;
   };
+  // A write, not a PING: Redis at maxmemory (noeviction) or a read-only replica answers PING
+  // while refusing every job. One small key with a TTL, so probes never accumulate.
+  const probeKey = `${deps.config.bullmqPrefix}:readyz-probe`;
   const checkRedis = (): Promise<string> =>
     deps.producerRedis.status !== 'ready'
       ? Promise.resolve(`unreachable: connection ${deps.producerRedis.status}`)
-      : withTimeout(deps.producerRedis.ping(), 1000).then(
+      : withTimeout(deps.producerRedis.set(probeKey, '1', 'PX', 10_000), 1000).then(
           () => 'ok',
-          (error: Error) => `unreachable: ${error.message}`,
+          (error: Error) =>
+            /^(OOM|READONLY|MISCONF)/.test(error.message)
+              ? `refusing writes: ${loggableError(error).message}`
+              : `unreachable: ${loggableError(error).message}`,
         );
   return async () => {
     const [redis, sqs] = await Promise.all([checkRedis(), checkSqs()]);
