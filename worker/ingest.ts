@@ -17,7 +17,7 @@ import type { DomainEvent } from '../domain/events';
 import type { JobSpec, QueueName } from '../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../domain/ports';
 import { loggableError, redactText } from '../domain/redact';
-import { metricsJob, routeEvent } from '../domain/routing';
+import { metricsJob, routeEvent, withoutInboundContent } from '../domain/routing';
 
 export type MessageOutcome =
   | {
@@ -55,6 +55,8 @@ export interface IngestDeps {
    */
   readonly verifySignature?: (body: string) => Promise<SignatureCheck>;
   readonly onEvent?: (event: DomainEvent, message: Message) => void;
+  /** False when forwarding is off: `received` jobs then carry no message content. */
+  readonly keepInboundContent?: boolean;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -150,7 +152,12 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       unverifiable.push({ message, detail: check.message });
     } else {
       deps.onEvent?.(event, message);
-      routed.push({ message, event, jobs: routeEvent(event) });
+      const jobs = routeEvent(event);
+      routed.push({
+        message,
+        event,
+        jobs: deps.keepInboundContent === false ? withoutInboundContent(jobs) : jobs,
+      });
     }
   });
 

@@ -242,6 +242,7 @@ function startIngest(
         deleteMessages: (batch) => deleteMessages(sqs, queueUrl, batch),
         deadLetter: dlqUrl === null ? null : (poison) => sendToDeadLetterQueue(sqs, dlqUrl, poison),
         onEvent,
+        keepInboundContent: config.forwarding !== null,
         ...(verifier === null ? {} : { verifySignature: (body: string) => verifier.verify(body) }),
         metrics,
         log,

@@ -11,7 +11,7 @@ import { createSesTopology, type SesTopology } from '../../adapters/emulator/top
 import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
 import { decodeSqsBody } from '../../domain/decode';
 import { QUEUE_NAMES, type JobSpec, type QueueName } from '../../domain/jobs';
-import { routeEvent } from '../../domain/routing';
+import { routeEvent, withoutInboundContent } from '../../domain/routing';
 import { loadConfig } from '../../worker/config';
 import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
@@ -72,7 +72,8 @@ const queuesFor = (prefix: string) =>
 const specsOf = (body: string): JobSpec[] => {
   const decoded = decodeSqsBody(body);
   if (!isRight(decoded)) throw new Error(decoded.left.message);
-  return routeEvent(decoded.right);
+  // These workers run without FORWARD_RULES: received jobs carry no content.
+  return withoutInboundContent(routeEvent(decoded.right));
 };
 
 async function allCompleted(
