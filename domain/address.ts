@@ -1,4 +1,5 @@
 import type * as t from 'io-ts';
+import { isWellFormedText } from './unicode';
 
 interface EmailAddressBrand {
   readonly EmailAddress: unique symbol;
@@ -8,7 +9,7 @@ interface EmailAddressBrand {
 export type EmailAddress = t.Branded<string, EmailAddressBrand>;
 
 /** RFC 5321 limits a path to 256 octets; anything longer is not an address SES delivered to. */
-const MAX_ADDRESS_LENGTH = 320;
+export const MAX_ADDRESS_LENGTH = 320;
 const DOT_ATOM_LOCAL = /^[^\s<>()[\],;:@"\\]+$/;
 const QUOTED_LOCAL = /^"(?:[^"\\\r\n]|\\.)*"$/;
 const DOMAIN = /^(?:[^\s<>()[\],;:@"\\]+|\[[^\s[\]\\]+\])$/;
@@ -17,9 +18,11 @@ const DOMAIN = /^(?:[^\s<>()[\],;:@"\\]+|\[[^\s[\]\\]+\])$/;
  * `"Jane Doe" <Jane.Doe@Example.com>` → `jane.doe@example.com`; `null` for anything that is
  * not one address. Lower-casing the local part is what the product asks for: suppression lists
  * must match however an application spelled the address, and providers treat it
- * case-insensitively in practice.
+ * case-insensitively in practice. Text with a lone surrogate is never an address (see
+ * `isWellFormedText`).
  */
 export function normalizeEmailAddress(raw: string): EmailAddress | null {
+  if (!isWellFormedText(raw)) return null;
   let candidate = raw.trim();
   if (candidate.endsWith('>')) {
     const open = candidate.lastIndexOf('<');

@@ -245,3 +245,16 @@ export function redactJobId(id: string): string {
     .map((part) => (part.includes('@') ? '<address>' : part))
     .join('/');
 }
+
+/**
+ * The jobs without the raw message in `received` jobs: without forwarding no processor reads
+ * it, and it would sit in Redis, whole (often hundreds of KB), for as long as completed jobs are
+ * kept. Applied by the ingest when `FORWARD_RULES` is unset.
+ */
+export function withoutInboundContent<J extends JobSpec | EventJobSpec>(jobs: readonly J[]): J[] {
+  return jobs.map((job) =>
+    job.queue === 'inbound' && job.name === 'received'
+      ? ({ ...job, data: { ...job.data, content: null } } as J)
+      : job,
+  );
+}

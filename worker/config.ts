@@ -11,6 +11,7 @@ import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { enumOf, optional, struct } from '../domain/codec/combinators';
 import { fromValidationErrors } from '../domain/codec/decodeError';
+import { maskUrlCredentials } from '../domain/redact';
 import { EXIT, type ExitCode, type Io } from './io';
 import type { SuppressionPolicy } from '../domain/suppression';
 import {
@@ -164,6 +165,10 @@ export const EnvCodec = struct({
   // Pinned SNS signing certificates (README, "Pinned SNS certificates").
   SNS_CERT_DIR: optional(nonEmpty),
   SNS_CERT_FETCH: optional(boolean),
+  // Hardening (issue 14): outside limits.
+  SMTP_CONNECTION_TIMEOUT_MS: optional(integer(100, 600_000)),
+  SMTP_GREETING_TIMEOUT_MS: optional(integer(100, 600_000)),
+  SMTP_SOCKET_TIMEOUT_MS: optional(integer(100, 3_600_000)),
 });
 
 export interface WorkerConfig {
@@ -249,7 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (isLeft(decoded)) {
     const error = fromValidationErrors(decoded.left);
     throw new ConfigError(
-      `${error.path}: expected ${error.expected}, got ${JSON.stringify(env[error.path] ?? '')}`,
+      `${error.path}: expected ${error.expected}, got ${JSON.stringify(maskUrlCredentials(env[error.path] ?? ''))}`,
     );
   }
   const e = decoded.right;

@@ -12,9 +12,12 @@ import { left, right } from 'fp-ts/Either';
 import type { EmailAddress } from '../domain/address';
 import type { FailedVerdictHandling, ForwardingSettings } from '../domain/forwarding/policy';
 import { decodeForwardRules, ruleCount } from '../domain/forwarding/rules';
+import type { SmtpTimeouts } from '../adapters/mail/smtp';
+import { maskUrlCredentials } from '../domain/redact';
 
 export interface ForwardingConfig extends ForwardingSettings {
   readonly smtpUrl: string;
+  readonly smtpTimeouts: SmtpTimeouts;
   /** `inline` (the variable holds the JSON) or the rules file's absolute path: for the logs. */
   readonly rulesSource: string;
   readonly ruleCount: number;
@@ -29,12 +32,22 @@ export interface ForwardingEnv {
   readonly SMTP_URL?: string;
   readonly FORWARD_FAILED_VERDICTS?: FailedVerdictHandling;
   readonly FORWARD_MAX_BYTES?: number;
+  readonly SMTP_CONNECTION_TIMEOUT_MS?: number;
+  readonly SMTP_GREETING_TIMEOUT_MS?: number;
+  readonly SMTP_SOCKET_TIMEOUT_MS?: number;
   readonly AWS_ENDPOINT_URL?: string;
   readonly AWS_ENDPOINT_URL_S3?: string;
 }
 
 /** 10 MiB: SES's long-standing message limit (40 MB now), and a modest ceiling for memory. */
 export const DEFAULT_FORWARD_MAX_BYTES = 10 * 1024 * 1024;
+
+/** Long enough for a slow relay, short enough that a silent one frees its slot (README). */
+export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = {
+  connectionMs: 10_000,
+  greetingMs: 10_000,
+  socketMs: 60_000,
+};
 
 export function forwardingConfig(
   env: ForwardingEnv,
@@ -76,7 +89,7 @@ export function forwardingConfig(
   }
   if (!isSmtpUrl(env.SMTP_URL)) {
     return left(
-      `SMTP_URL: expected an smtp:// or smtps:// URL, got ${JSON.stringify(withoutPassword(env.SMTP_URL))}`,
+      `SMTP_URL: expected an smtp:// or smtps:// URL, got ${JSON.stringify(maskUrlCredentials(env.SMTP_URL))}`,
     );
   }
   return right({
@@ -85,6 +98,11 @@ export function forwardingConfig(
     failedVerdicts: env.FORWARD_FAILED_VERDICTS ?? 'drop',
     maxBytes: env.FORWARD_MAX_BYTES ?? DEFAULT_FORWARD_MAX_BYTES,
     smtpUrl: env.SMTP_URL,
+    smtpTimeouts: {
+      connectionMs: env.SMTP_CONNECTION_TIMEOUT_MS ?? DEFAULT_SMTP_TIMEOUTS.connectionMs,
+      greetingMs: env.SMTP_GREETING_TIMEOUT_MS ?? DEFAULT_SMTP_TIMEOUTS.greetingMs,
+      socketMs: env.SMTP_SOCKET_TIMEOUT_MS ?? DEFAULT_SMTP_TIMEOUTS.socketMs,
+    },
     rulesSource,
     ruleCount: ruleCount(rules.right),
     s3CustomEndpoint: env.AWS_ENDPOINT_URL_S3 !== undefined || env.AWS_ENDPOINT_URL !== undefined,
@@ -95,12 +113,4 @@ function isSmtpUrl(text: string): boolean {
   if (!URL.canParse(text)) return false;
   const url = new URL(text);
   return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
-}
-
-/** SMTP URLs carry credentials: an error message shows the URL with the password masked. */
-function withoutPassword(text: string): string {
-  if (!URL.canParse(text)) return text.replace(/:[^:@/]*@/, ':***@');
-  const url = new URL(text);
-  if (url.password !== '') url.password = '***';
-  return url.toString();
 }

@@ -16,7 +16,13 @@ import { decodeSqsBody } from '../domain/decode';
 import type { DomainEvent } from '../domain/events';
 import type { EventJobSpec, JobSpec, QueueName } from '../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../domain/ports';
-import { metricsJob, routeEvent, suppressionBatchJob } from '../domain/routing';
+import { loggableError, redactText } from '../domain/redact';
+import {
+  metricsJob,
+  routeEvent,
+  suppressionBatchJob,
+  withoutInboundContent,
+} from '../domain/routing';
 
 export type MessageOutcome =
   | {
@@ -54,6 +60,8 @@ export interface IngestDeps {
    */
   readonly verifySignature?: (body: string) => Promise<SignatureCheck>;
   readonly onEvent?: (event: DomainEvent, message: Message) => void;
+  /** False when forwarding is off: `received` jobs then carry no message content. */
+  readonly keepInboundContent?: boolean;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -75,7 +83,7 @@ export async function ingestBatch(
     // A bug, not an input problem: leave the whole batch so nothing is lost.
     const detail = error instanceof Error ? error.message : String(error);
     deps.log.error(
-      { err: error, messages: messages.length },
+      { err: loggableError(error), messages: messages.length },
       'ingest failed; batch left on the queue',
     );
     deps.metrics.messagesRetried.inc({ cause: 'internal' }, messages.length);
@@ -102,7 +110,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       metrics.decodeFailures.inc({ reason: error.reason });
       log.warn(
         { messageId: idOf(message), reason: error.reason, path: error.path },
-        `undecodable message: ${error.message}`,
+        `undecodable message: ${redactText(error.message)}`,
       );
       poison.push({
         message,
@@ -149,7 +157,12 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       unverifiable.push({ message, detail: check.message });
     } else {
       deps.onEvent?.(event, message);
-      routed.push({ message, event, jobs: routeEvent(event) });
+      const jobs = routeEvent(event);
+      routed.push({
+        message,
+        event,
+        jobs: deps.keepInboundContent === false ? withoutInboundContent(jobs) : jobs,
+      });
     }
   });
 
@@ -172,7 +185,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
   const refused = routed.filter((r) => !accepted.includes(r)); // ≤ 10 each: no Set needed
   for (const [queue, error] of enqueued.failed) {
     log.error(
-      { queue, err: error },
+      { queue, err: loggableError(error) },
       `could not add jobs to ${queue}; their messages stay on the queue`,
     );
   }

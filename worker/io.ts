@@ -1,3 +1,5 @@
+import { maskUrlCredentials } from '../domain/redact';
+
 /** Exit codes from sysexits(3), so scripts can tell bad input from a broken worker. */
 export const EXIT = {
   ok: 0,
@@ -24,7 +26,8 @@ export interface Io {
 
 export const processIo: Io = {
   stdout: process.stdout,
-  stderr: process.stderr,
+  // Messages on stderr may quote a configured URL: its credentials never reach the terminal.
+  stderr: { write: (chunk: string) => process.stderr.write(maskUrlCredentials(chunk)) },
   stdinIsTTY: process.stdin.isTTY === true,
   readStdin: async () => {
     const chunks: Buffer[] = [];

@@ -37,6 +37,7 @@ import type {
   SuppressionBatchJob,
   SuppressionJob,
 } from '../domain/jobs';
+import { loggableError } from '../domain/redact';
 import { redactJobId } from '../domain/routing';
 import type { WorkerConfig } from './config';
 import { makeEnqueueGate } from './enqueueGate';
@@ -97,7 +98,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     redis.on(
       'error',
       throttled(log, (error: Error) =>
-        log.warn({ connection: name, err: error.message }, 'redis connection error'),
+        log.warn({ connection: name, err: loggableError(error) }, 'redis connection error'),
       ),
     );
   }
@@ -237,7 +238,7 @@ function startIngest(
         () => log.info({ topicArn: event.sns.topicArn }, 'SNS subscription confirmed'),
         (error: Error) =>
           log.error(
-            { topicArn: event.sns.topicArn, err: error.message },
+            { topicArn: event.sns.topicArn, err: loggableError(error) },
             'SNS subscription not confirmed',
           ),
       );
@@ -260,6 +261,7 @@ function startIngest(
         deleteMessages: (batch) => deleteMessages(sqs, queueUrl, batch),
         deadLetter: dlqUrl === null ? null : (poison) => sendToDeadLetterQueue(sqs, dlqUrl, poison),
         onEvent,
+        keepInboundContent: config.forwarding !== null,
         ...(verifier === null ? {} : { verifySignature: (body: string) => verifier.verify(body) }),
         metrics,
         log,
@@ -271,7 +273,7 @@ function startIngest(
     onError: (error, context) => {
       if (isStopping() && error.name === 'AbortError') return;
       if (isStopping() && /abort/i.test(error.message)) return;
-      log.error({ context, err: error.message }, 'sqs consumer error');
+      log.error({ context, err: loggableError(error) }, 'sqs consumer error');
     },
   });
 }
@@ -299,12 +301,12 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
           {
             queue,
             jobId: job?.id === undefined ? undefined : redactJobId(job.id),
-            err: error?.message,
+            err: error === undefined ? undefined : loggableError(error),
           },
           `job ${outcome}`,
         );
     },
-    onError: (error: Error) => log.warn({ err: error.message }, 'bullmq worker error'),
+    onError: (error: Error) => log.warn({ err: loggableError(error) }, 'bullmq worker error'),
   };
   const forwarder =
     config.forwarding === null ? null : makeForwarder(options, workerRedis, config.forwarding);
@@ -315,7 +317,9 @@ function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Me
   });
   // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished.
   inbound.on('closed', () => {
-    forwarder?.close().catch((error: Error) => log.warn({ err: error.message }, 'forwarder close'));
+    forwarder
+      ?.close()
+      .catch((error: Error) => log.warn({ err: loggableError(error) }, 'forwarder close'));
   });
   return [
     startQueueWorker<SuppressionBatchJob | SuppressionJob>({
@@ -361,7 +365,7 @@ function makeForwarder(
     // The embedded emulator serves S3 on its SQS endpoint.
     ...(options.sqsEndpoint ?? {}),
   });
-  const sender = makeSmtpSender(forwarding.smtpUrl);
+  const sender = makeSmtpSender(forwarding.smtpUrl, forwarding.smtpTimeouts);
   return {
     config: forwarding,
     fanOut,
@@ -408,12 +412,18 @@ function makeReadiness(deps: {
     sqsChecked = { at: Date.now(), result };
     return result;
   };
+  // A write, not a PING: Redis at maxmemory (noeviction) or a read-only replica answers PING
+  // while refusing every job. One small key with a TTL, so probes never accumulate.
+  const probeKey = `${deps.config.bullmqPrefix}:readyz-probe`;
   const checkRedis = (): Promise<string> =>
     deps.producerRedis.status !== 'ready'
       ? Promise.resolve(`unreachable: connection ${deps.producerRedis.status}`)
-      : withTimeout(deps.producerRedis.ping(), 1000).then(
+      : withTimeout(deps.producerRedis.set(probeKey, '1', 'PX', 10_000), 1000).then(
           () => 'ok',
-          (error: Error) => `unreachable: ${error.message}`,
+          (error: Error) =>
+            /^(OOM|READONLY|MISCONF)/.test(error.message)
+              ? `refusing writes: ${loggableError(error).message}`
+              : `unreachable: ${loggableError(error).message}`,
         );
   return async () => {
     const [redis, sqs] = await Promise.all([checkRedis(), checkSqs()]);

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../adapters/metrics/registry';
 import type { ReputationStore } from '../adapters/redis/reputationStore';
 import type { Notify } from '../adapters/webhook/notifier';
+import { loggableError } from '../domain/redact';
 import {
   STATE_VALUE,
   dimensionKey,
@@ -117,10 +118,7 @@ export function makeReputationMonitor(options: ReputationMonitorOptions): Reputa
       metrics.reputationNotifications.inc({ outcome: 'sent' });
     } catch (error) {
       metrics.reputationNotifications.inc({ outcome: 'failed' });
-      log.error(
-        { ...fields, err: error instanceof Error ? error.message : String(error) },
-        'reputation webhook not delivered',
-      );
+      log.error({ ...fields, err: loggableError(error) }, 'reputation webhook not delivered');
     }
   };
 
@@ -158,7 +156,7 @@ export function startReputationEvaluator(
       .evaluate()
       .then(
         () => undefined,
-        (error: Error) => log.warn({ err: error.message }, 'reputation evaluation failed'),
+        (error: Error) => log.warn({ err: loggableError(error) }, 'reputation evaluation failed'),
       )
       .finally(() => {
         running = null;

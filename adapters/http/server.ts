@@ -11,6 +11,12 @@ export interface ReadinessReport {
   readonly checks: Readonly<Record<string, string>>;
 }
 
+/**
+ * The longest path parameter (as sent, percent-encoded) before a 414. Fastify's default, 100, is
+ * shorter than an address may be: 320 characters, at most 9 each percent-encoded (2,880).
+ */
+export const MAX_PARAM_LENGTH = 4096;
+
 export interface HttpServerOptions {
   readonly port: number;
   readonly host?: string;
@@ -31,7 +37,7 @@ export interface HttpServer {
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: MAX_PARAM_LENGTH } });
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

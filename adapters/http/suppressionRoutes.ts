@@ -7,7 +7,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { normalizeEmailAddress, type EmailAddress } from '../../domain/address';
+import { MAX_ADDRESS_LENGTH, normalizeEmailAddress, type EmailAddress } from '../../domain/address';
+import { array, optional, struct } from '../../domain/codec/combinators';
 import { fromValidationErrors } from '../../domain/codec/decodeError';
 import type { SuppressionStore } from '../../domain/ports';
 import {
@@ -21,6 +22,13 @@ import { InvalidCursorError } from '../redis/suppressionStore';
 import type { HttpRoutes } from './server';
 
 export const MAX_CHECK_ADDRESSES = 10_000;
+/** A manual entry's note is copied into the history and the audit stream: keep it short. */
+export const MAX_NOTE_BYTES = 1024;
+/**
+ * The check's body: 10,000 of the longest addresses written entirely in `\uXXXX` escapes (6
+ * characters each, quoted, comma-separated), plus room for the other fields.
+ */
+export const MAX_CHECK_BODY_BYTES = MAX_CHECK_ADDRESSES * (MAX_ADDRESS_LENGTH * 6 + 3) + 64 * 1024;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
@@ -30,11 +38,13 @@ export interface SuppressionRoutesOptions {
   readonly apiToken: string | null;
 }
 
-const CheckBody = t.intersection([
-  t.type({ addresses: t.array(t.string) }),
-  t.partial({ contactList: t.string, topic: t.string }),
-]);
-const PutBody = t.partial({ scope: t.string, note: t.string });
+// The decoder's combinators: own fields only, and text must be well-formed Unicode.
+const CheckBody = struct({
+  addresses: array(t.string),
+  contactList: optional(t.string),
+  topic: optional(t.string),
+});
+const PutBody = struct({ scope: optional(t.string), note: optional(t.string) });
 
 /** A client error: answered with 400 and this message. */
 class BadRequest extends Error {}
@@ -76,57 +86,56 @@ export function suppressionRoutes(options: SuppressionRoutesOptions): HttpRoutes
         },
       );
 
-      api.post(
-        '/suppressions/check',
-        // 10k addresses of up to 320 characters, quoted and separated.
-        { bodyLimit: 4 * 1024 * 1024 },
-        async (request) => {
-          const body = decodeBody(CheckBody, request.body);
-          if (body.addresses.length > MAX_CHECK_ADDRESSES)
-            throw new BadRequest(
-              `addresses: at most ${MAX_CHECK_ADDRESSES} per request, got ${body.addresses.length}`,
-            );
-          if (body.topic !== undefined && body.contactList === undefined)
-            throw new BadRequest('topic: needs contactList (topics belong to a contact list)');
-          const scopes: SuppressionScope[] = ['global'];
-          if (body.contactList !== undefined) {
-            scopes.push(checkedScope(listScope(body.contactList), 'contactList'));
-            if (body.topic !== undefined)
-              scopes.push(checkedScope(topicScope(body.contactList, body.topic), 'topic'));
+      api.post('/suppressions/check', { bodyLimit: MAX_CHECK_BODY_BYTES }, async (request) => {
+        const body = decodeBody(CheckBody, request.body);
+        if (body.addresses.length > MAX_CHECK_ADDRESSES)
+          throw new BadRequest(
+            `addresses: at most ${MAX_CHECK_ADDRESSES} per request, got ${body.addresses.length}`,
+          );
+        if (body.topic !== undefined && body.contactList === undefined)
+          throw new BadRequest('topic: needs contactList (topics belong to a contact list)');
+        const scopes: SuppressionScope[] = ['global'];
+        if (body.contactList !== undefined) {
+          scopes.push(checkedScope(listScope(body.contactList), 'contactList'));
+          if (body.topic !== undefined)
+            scopes.push(checkedScope(topicScope(body.contactList, body.topic), 'topic'));
+        }
+        const valid: EmailAddress[] = [];
+        const invalid: { input: string; error: string }[] = [];
+        const inputOf = new Map<EmailAddress, string>();
+        for (const input of body.addresses) {
+          const address = normalizeEmailAddress(input);
+          if (address === null) invalid.push({ input, error: invalidAddress(input) });
+          else if (!inputOf.has(address)) {
+            inputOf.set(address, input);
+            valid.push(address);
           }
-          const valid: EmailAddress[] = [];
-          const invalid: { input: string; error: string }[] = [];
-          const inputOf = new Map<EmailAddress, string>();
-          for (const input of body.addresses) {
-            const address = normalizeEmailAddress(input);
-            if (address === null) invalid.push({ input, error: invalidAddress(input) });
-            else if (!inputOf.has(address)) {
-              inputOf.set(address, input);
-              valid.push(address);
-            }
-          }
-          const found = await store.check(valid, scopes);
-          const suppressed = valid.flatMap((address) => {
-            const entry = found.get(address);
-            return entry === undefined
-              ? []
-              : [
-                  {
-                    address,
-                    input: inputOf.get(address),
-                    scope: entry.scope,
-                    reason: entry.reason,
-                    since: entry.firstAt,
-                  },
-                ];
-          });
-          return { checked: body.addresses.length, suppressed, invalid };
-        },
-      );
+        }
+        const found = await store.check(valid, scopes);
+        const suppressed = valid.flatMap((address) => {
+          const entry = found.get(address);
+          return entry === undefined
+            ? []
+            : [
+                {
+                  address,
+                  input: inputOf.get(address),
+                  scope: entry.scope,
+                  reason: entry.reason,
+                  since: entry.firstAt,
+                },
+              ];
+        });
+        return { checked: body.addresses.length, suppressed, invalid };
+      });
 
       api.put<{ Params: { address: string } }>('/suppressions/:address', async (request, reply) => {
         const address = addressParam(request.params.address);
         const body = decodeBody(PutBody, request.body ?? {});
+        if (body.note !== undefined && Buffer.byteLength(body.note) > MAX_NOTE_BYTES)
+          throw new BadRequest(
+            `note: at most ${MAX_NOTE_BYTES} bytes (UTF-8), got ${Buffer.byteLength(body.note)}`,
+          );
         const scope = body.scope === undefined ? 'global' : scopeParam(body.scope);
         const [outcome] = await store.apply(
           address,

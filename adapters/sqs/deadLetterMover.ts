@@ -19,6 +19,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { fitAttributes, messageBytes, splitBatches } from '../../domain/sqsSize';
 import { ERROR_ATTRIBUTES, REPLAY_ATTRIBUTE } from './messages';
 import { queueDepth } from './queueDepth';
 
@@ -71,12 +72,13 @@ export function replayAttributes(
   const own = Object.entries(message.MessageAttributes ?? {}).filter(
     ([name]) => !name.startsWith(OUR_ATTRIBUTE_PREFIX),
   );
-  // SQS allows ten; a message the redrive policy moved may have them all: it goes unmarked.
-  if (own.length >= MAX_MESSAGE_ATTRIBUTES) return Object.fromEntries(own);
-  return {
-    ...Object.fromEntries(own),
-    [REPLAY_ATTRIBUTE]: { DataType: 'String', StringValue: runId },
-  };
+  // SQS allows ten; a message the redrive policy moved may have them all: it goes unmarked. A
+  // body near the size limit keeps only the attributes that still fit beside it.
+  const mark = [REPLAY_ATTRIBUTE, { DataType: 'String', StringValue: runId }] as const;
+  return fitAttributes(
+    message.Body ?? '',
+    own.length >= MAX_MESSAGE_ATTRIBUTES ? own : [...own, mark],
+  );
 }
 
 /** What became of one message, as the pass reports it (see REPLAY_OUTCOMES in the domain). */
@@ -234,27 +236,39 @@ async function moveBatch(
   }
 }
 
+/** Sends in requests split by total size as well as count: SQS refuses one over 1 MiB whole. */
 async function sendBatch(
   sqs: SQSClient,
   to: string,
   batch: readonly { message: Message; letter: DeadLetter }[],
   runId: string,
 ): Promise<Map<string, string>> {
-  try {
-    const result = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: to,
-        Entries: batch.map(({ message }, i) => ({
-          Id: String(i),
-          MessageBody: message.Body ?? '',
-          MessageAttributes: replayAttributes(message, runId),
-        })),
-      }),
-    );
-    return byMessageId(batch, result.Failed);
-  } catch (sendError) {
-    return new Map(batch.map(({ letter }) => [letter.messageId, describe(sendError)]));
-  }
+  const entries = batch.map((item) => {
+    const attributes = replayAttributes(item.message, runId);
+    const body = item.message.Body ?? '';
+    return { item, body, attributes, bytes: messageBytes(body, attributes) };
+  });
+  const failures = await Promise.all(
+    splitBatches(entries, (e) => e.bytes).map(async (part) => {
+      const items = part.map((e) => e.item);
+      try {
+        const result = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: to,
+            Entries: part.map((e, i) => ({
+              Id: String(i),
+              MessageBody: e.body,
+              MessageAttributes: e.attributes,
+            })),
+          }),
+        );
+        return byMessageId(items, result.Failed);
+      } catch (sendError) {
+        return new Map(items.map(({ letter }) => [letter.messageId, describe(sendError)]));
+      }
+    }),
+  );
+  return new Map(failures.flatMap((f) => [...f]));
 }
 
 async function deleteBatch(

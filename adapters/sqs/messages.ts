@@ -6,6 +6,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { fitAttributes, MAX_MESSAGE_BYTES, messageBytes, splitBatches } from '../../domain/sqsSize';
 
 /** SQS allows ten message attributes; the error takes four, the original keeps the rest. */
 const MAX_MESSAGE_ATTRIBUTES = 10;
@@ -58,47 +59,71 @@ export async function deleteMessages(
   }
 }
 
-/** Sends each poison message to the DLQ, body unchanged, the error in its attributes. */
+/**
+ * Sends each poison message to the DLQ, body unchanged, the error in its attributes. Batches are
+ * split by total size as well as by count (SQS refuses a request over 1 MiB whole).
+ */
 export async function sendToDeadLetterQueue(
   sqs: SQSClient,
   dlqUrl: string,
   poison: readonly PoisonMessage[],
 ): Promise<FailedIds> {
   if (poison.length === 0) return new Map();
-  const messages = poison.map((p) => p.message);
-  const entries = poison.map((p, i) => ({
-    Id: String(i),
-    MessageBody: p.message.Body ?? '',
-    MessageAttributes: deadLetterAttributes(p),
-  }));
-  try {
-    const result = await sqs.send(
-      new SendMessageBatchCommand({ QueueUrl: dlqUrl, Entries: entries }),
-    );
-    return failedIds(messages, result.Failed);
-  } catch (error) {
-    return allFailed(messages, error);
-  }
+  const entries = poison.map((p) => {
+    const body = p.message.Body ?? '';
+    const attributes = deadLetterAttributes(p);
+    return { poison: p, body, attributes, bytes: messageBytes(body, attributes) };
+  });
+  const failures = await Promise.all(
+    splitBatches(entries, (e) => e.bytes).map(async (batch) => {
+      const messages = batch.map((e) => e.poison.message);
+      try {
+        const result = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: dlqUrl,
+            Entries: batch.map((e, i) => ({
+              Id: String(i),
+              MessageBody: e.body,
+              MessageAttributes: e.attributes,
+            })),
+          }),
+        );
+        return failedIds(messages, result.Failed);
+      } catch (error) {
+        return allFailed(messages, error);
+      }
+    }),
+  );
+  return new Map(failures.flatMap((f) => [...f]));
 }
 
-export function deadLetterAttributes(poison: PoisonMessage): Record<string, MessageAttributeValue> {
+/**
+ * The error attributes, then the message's own (the replay mark first), as many as SQS allows
+ * and as fit beside the body within `maxMessageBytes`: past that, the error message is cut and
+ * the rest dropped, but `ses-worker.error` is always there.
+ */
+export function deadLetterAttributes(
+  poison: PoisonMessage,
+  maxMessageBytes = MAX_MESSAGE_BYTES,
+): Record<string, MessageAttributeValue> {
   const text = (value: string): MessageAttributeValue => ({
     DataType: 'String',
     // SQS rejects an empty string value.
     StringValue: value === '' ? '-' : value.slice(0, MAX_ERROR_TEXT),
   });
-  const ours: Record<string, MessageAttributeValue> = {
-    [ERROR_ATTRIBUTES.error]: text(poison.error),
-    [ERROR_ATTRIBUTES.reason]: text(poison.reason),
-    [ERROR_ATTRIBUTES.path]: text(poison.path),
-    [ERROR_ATTRIBUTES.message]: text(poison.text),
-  };
+  const ours: [string, MessageAttributeValue, { shortenable?: boolean }?][] = [
+    [ERROR_ATTRIBUTES.error, text(poison.error)],
+    [ERROR_ATTRIBUTES.reason, text(poison.reason)],
+    [ERROR_ATTRIBUTES.path, text(poison.path)],
+    [ERROR_ATTRIBUTES.message, text(poison.text), { shortenable: true }],
+  ];
+  const names = new Set(ours.map(([name]) => name));
   // The replay mark first: it keeps a replay run from moving its own message twice.
   const original = Object.entries(poison.message.MessageAttributes ?? {})
-    .filter(([name]) => !(name in ours))
-    .sort(([a], [b]) => Number(b === REPLAY_ATTRIBUTE) - Number(a === REPLAY_ATTRIBUTE));
-  const room = MAX_MESSAGE_ATTRIBUTES - Object.keys(ours).length;
-  return { ...Object.fromEntries(original.slice(0, room)), ...ours };
+    .filter(([name]) => !names.has(name))
+    .sort(([a], [b]) => Number(b === REPLAY_ATTRIBUTE) - Number(a === REPLAY_ATTRIBUTE))
+    .slice(0, MAX_MESSAGE_ATTRIBUTES - ours.length);
+  return fitAttributes(poison.message.Body ?? '', [...ours, ...original], maxMessageBytes, true);
 }
 
 function failedIds(

@@ -8,6 +8,7 @@
  * fields SES adds later are dropped, not rejected) and marks optional keys explicitly.
  */
 import * as t from 'io-ts';
+import { isWellFormedText } from '../unicode';
 
 const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
@@ -30,6 +31,27 @@ const passesUnchanged = (codec: t.Mixed): boolean =>
   codec instanceof t.LiteralType ||
   passThrough.has(codec) ||
   (codec instanceof OptionalType && passesUnchanged(codec.inner as t.Mixed));
+
+/**
+ * Every string a struct, array or record yields — a field's value, an item, a map's key — must be
+ * well-formed Unicode (`isWellFormedText`), whatever the field's codec: checked here, once, so
+ * no field can forget it. The failure names the path and reads "expected well-formed Unicode
+ * text" (reason `invalid`).
+ */
+export const WellFormedText = new t.Type<string, string, unknown>(
+  'well-formed Unicode text',
+  (u): u is string => typeof u === 'string' && isWellFormedText(u),
+  (u, c) => (typeof u === 'string' && isWellFormedText(u) ? t.success(u) : t.failure(u, c)),
+  t.identity,
+);
+
+const illFormed = (value: unknown): boolean =>
+  typeof value === 'string' && !isWellFormedText(value);
+
+const illFormedFailure = (value: unknown, c: t.Context, key: string): t.ValidationError => ({
+  value,
+  context: t.appendContext(c, key, WellFormedText, value),
+});
 
 /**
  * Marks a struct field that may be absent (or `undefined`); with `nullMeansAbsent`, JSON `null`
@@ -118,12 +140,15 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
           const value = hasOwn(u, key) ? u[key] : undefined;
           if (value === undefined && isOptional) continue;
           if (fast && codec.is(value)) {
-            out[key] = value;
+            if (illFormed(value)) (errors ??= []).push(illFormedFailure(value, c, key));
+            else out[key] = value;
             continue;
           }
           const result = codec.validate(value, t.appendContext(c, key, codec, value));
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
+          } else if (illFormed(result.right)) {
+            (errors ??= []).push(illFormedFailure(result.right, c, key));
           } else if (result.right !== undefined) {
             out[key] = result.right;
           }
@@ -149,7 +174,8 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
       is,
       (u, c) => {
         if (!Array.isArray(u)) return t.failure(u, c);
-        if (fast && u.every((v) => item.is(v))) return t.success(u as t.TypeOf<C>[]);
+        if (fast && u.every((v) => item.is(v) && !illFormed(v)))
+          return t.success(u as t.TypeOf<C>[]);
         const out: t.TypeOf<C>[] = [];
         let errors: t.ValidationError[] | undefined;
         for (let i = 0; i < u.length; i++) {
@@ -157,6 +183,8 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
           const result = item.validate(value, t.appendContext(c, String(i), item, value));
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
+          } else if (illFormed(result.right)) {
+            (errors ??= []).push(illFormedFailure(result.right, c, String(i)));
           } else {
             out.push(result.right as t.TypeOf<C>);
           }
@@ -185,12 +213,15 @@ export const record = <C extends t.Mixed>(
       const out = Object.create(null) as Record<string, t.TypeOf<C>>;
       for (const key of Object.keys(u)) {
         const value = u[key];
+        if (illFormed(key)) return t.failures([illFormedFailure(key, c, key)]);
         if (fast && codec.is(value)) {
+          if (illFormed(value)) return t.failures([illFormedFailure(value, c, key)]);
           out[key] = value as t.TypeOf<C>;
           continue;
         }
         const result = codec.validate(value, t.appendContext(c, key, codec, value));
         if (result._tag === 'Left') return result;
+        if (illFormed(result.right)) return t.failures([illFormedFailure(result.right, c, key)]);
         out[key] = result.right as t.TypeOf<C>;
       }
       return t.success(out);

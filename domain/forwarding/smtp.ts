@@ -1,4 +1,5 @@
 /** How a failed SMTP delivery is treated: retried later, or failed for good. */
+import { redactAddresses } from '../redact';
 
 /** A send that did not end in a 2xx reply, as the SMTP adapter reports it. */
 export interface SmtpFailure {
@@ -28,8 +29,3 @@ export function describeSmtpFailure(failure: SmtpFailure): string {
   const prefix = failure.responseCode === null ? (failure.code ?? 'SMTP error') : 'SMTP';
   return `${prefix}: ${redactAddresses(text).replace(/\s+/g, ' ').trim()}`;
 }
-
-const ADDRESS = /[^\s<>()[\]",;:@]+@[^\s<>()[\]",;:@]+/g;
-
-/** Replaces every address-looking word by `<address>`: logs carry no addresses. */
-export const redactAddresses = (text: string): string => text.replace(ADDRESS, '<address>');

@@ -5,7 +5,11 @@
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { startHttpServer, type HttpServer } from '../../adapters/http/server';
-import { MAX_CHECK_ADDRESSES, suppressionRoutes } from '../../adapters/http/suppressionRoutes';
+import {
+  MAX_CHECK_ADDRESSES,
+  MAX_NOTE_BYTES,
+  suppressionRoutes,
+} from '../../adapters/http/suppressionRoutes';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../../domain/address';
 import type { SuppressionStore } from '../../domain/ports';
@@ -57,16 +61,18 @@ interface Answer {
 async function call(
   method: string,
   path: string,
-  options: { body?: unknown; token?: string | null; on?: HttpServer } = {},
+  options: { body?: unknown; rawBody?: string; token?: string | null; on?: HttpServer } = {},
 ): Promise<Answer> {
   const token = options.token === undefined ? TOKEN : options.token;
+  const body =
+    options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   const response = await fetch(`http://127.0.0.1:${(options.on ?? api).port}${path}`, {
     method,
     headers: {
       ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    ...(body === undefined ? {} : { body }),
   });
   const text = await response.text();
   return {
@@ -319,6 +325,77 @@ describe('POST /suppressions/check', () => {
     expect(malformed).toMatchObject({
       status: 400,
       body: { error: expect.stringMatching(/addresses/) },
+    });
+  });
+});
+
+describe('limits', () => {
+  /** `local@x.test` of exactly `length` characters, its local part made of `char`. */
+  const addressOf = (length: number, char = 'a') =>
+    `${char.repeat(length - '@x.test'.length)}@x.test`;
+
+  it.each([
+    ['101 characters', addressOf(101)],
+    ['320 characters, the longest address', addressOf(320)],
+    ['320 non-ASCII characters (2,880 percent-encoded)', addressOf(320, '\u0800')],
+  ])('an address of %s works in every route', async (_label, address) => {
+    const path = `/suppressions/${encodeURIComponent(address)}`;
+    expect((await call('PUT', path)).status).toBe(201);
+    expect(await call('GET', path)).toMatchObject({ status: 200, body: { address } });
+    expect(await call('GET', `/suppressions?scope=global&limit=1000`)).toMatchObject({
+      status: 200,
+      body: { entries: expect.arrayContaining([expect.objectContaining({ address })]) },
+    });
+    expect((await call('DELETE', path)).status).toBe(200);
+    expect((await call('GET', path)).status).toBe(404);
+  });
+
+  it(`a note of more than ${MAX_NOTE_BYTES} bytes gets a 400 naming it, and changes nothing`, async () => {
+    const path = '/suppressions/noted@x.test';
+    const tooLong = await call('PUT', path, { body: { note: 'é'.repeat(MAX_NOTE_BYTES / 2 + 1) } });
+    expect(tooLong).toMatchObject({
+      status: 400,
+      body: { error: `note: at most ${MAX_NOTE_BYTES} bytes (UTF-8), got ${MAX_NOTE_BYTES + 2}` },
+    });
+    expect((await call('GET', path)).body.history).toEqual([]);
+    const longest = await call('PUT', path, { body: { note: 'n'.repeat(MAX_NOTE_BYTES) } });
+    expect(longest.status).toBe(201);
+  });
+
+  it('text with a lone surrogate gets a 400 naming where it is', async () => {
+    const note = await call('PUT', '/suppressions/lone@x.test', { rawBody: '{"note":"a\\ud800"}' });
+    expect(note).toMatchObject({
+      status: 400,
+      body: { error: 'body at note: expected well-formed Unicode text, got string "a\\ud800"' },
+    });
+    const check = await call('POST', '/suppressions/check', {
+      rawBody: '{"addresses":["ok@x.test","\\udc00@x.test"]}',
+    });
+    expect(check).toMatchObject({
+      status: 400,
+      body: {
+        error: expect.stringMatching(/^body at addresses\[1\]: expected well-formed Unicode/),
+      },
+    });
+    // U+FFFD is text: a distinct, valid address, not the same key as a surrogate.
+    const replacement = await call('POST', '/suppressions/check', {
+      rawBody: '{"addresses":["\\ufffd@x.test"]}',
+    });
+    expect(replacement).toMatchObject({ status: 200, body: { checked: 1, invalid: [] } });
+  });
+
+  it(`the check takes ${MAX_CHECK_ADDRESSES} of the longest addresses written in \\u escapes`, async () => {
+    const escaped = '\\u00e9'.repeat(320 - '@x.test'.length);
+    const addresses = Array.from(
+      { length: MAX_CHECK_ADDRESSES },
+      (_, i) => `"${escaped.slice(0, escaped.length - 6 * String(i).length)}${i}@x.test"`,
+    );
+    const rawBody = `{"addresses":[${addresses.join(',')}]}`;
+    expect(rawBody.length).toBeGreaterThan(18_000_000); // 4.5 times the old limit, 4 MiB
+    const answer = await call('POST', '/suppressions/check', { rawBody });
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { checked: MAX_CHECK_ADDRESSES, invalid: [] },
     });
   });
 });

@@ -18,6 +18,7 @@ import { EXIT, type ExitCode } from '../io';
 import { makeProgress } from './progress';
 import { configOrExit, describeError, type ReplayContext } from './replayContext';
 import { count, jsonLine, noun, shortReason, tallyTable, type TallyColumn } from './replayOutput';
+import { maskUrlCredentials } from '../../domain/redact';
 
 export interface ReplayFailedOptions {
   readonly queue: QueueName;
@@ -45,7 +46,7 @@ export async function replayFailedCommand(
   const unreachable = await redisUnreachable(config.redisUrl);
   if (unreachable !== null) {
     io.stderr.write(
-      `${LABEL}: Redis is not reachable at ${config.redisUrl} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
+      `${LABEL}: Redis is not reachable at ${maskUrlCredentials(config.redisUrl)} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }

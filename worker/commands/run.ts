@@ -16,6 +16,8 @@ import { makeSqsClient } from '../../adapters/sqs/client';
 import { configOrExit, type Role, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
 import { startWorker, type RunningWorker } from '../main';
+import { loggableError } from '../../domain/redact';
+import { maskUrlCredentials } from '../../domain/redact';
 
 export interface RunOptions {
   readonly role?: Role;
@@ -63,7 +65,7 @@ export async function start(
   const unreachable = await redisUnreachable(config.redisUrl);
   if (unreachable !== null) {
     io.stderr.write(
-      `ses-worker: Redis is not reachable at ${config.redisUrl} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
+      `ses-worker: Redis is not reachable at ${maskUrlCredentials(config.redisUrl)} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }
@@ -151,7 +153,7 @@ export async function runCommand(
         },
         (error: Error) => {
           clearTimeout(deadline);
-          log.error({ err: error.message }, 'error while stopping');
+          log.error({ err: loggableError(error) }, 'error while stopping');
           resolve(EXIT.software);
         },
       );

@@ -33,6 +33,7 @@ import {
 import { configOrExit } from '../config';
 import { EXIT, type Io } from '../io';
 import { makeProgress, type Progress } from './progress';
+import { maskUrlCredentials } from '../../domain/redact';
 
 export type ExportFormat = 'csv' | 'jsonl';
 
@@ -57,7 +58,7 @@ export async function withSuppressionStore(
   const unreachable = await redisUnreachable(config.redisUrl);
   if (unreachable !== null) {
     io.stderr.write(
-      `ses-worker: Redis at ${config.redisUrl} is unreachable (${unreachable}); ${HOW_TO_START_REDIS}\n`,
+      `ses-worker: Redis at ${maskUrlCredentials(config.redisUrl)} is unreachable (${unreachable}); ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }

@@ -30,6 +30,7 @@ import { describeSmtpFailure, isPermanentSmtpFailure } from '../../domain/forwar
 import type { ForwardJob, RawMessageSource } from '../../domain/jobs';
 import type { JobSink } from '../../domain/ports';
 import type { ForwardingConfig } from '../forwardingConfig';
+import { loggableError } from '../../domain/redact';
 
 /** What forwarding runs on; built by the composition root (worker/main.ts). */
 export interface Forwarder {
@@ -166,7 +167,7 @@ export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log
       } catch (error) {
         // The copy is out; failing the job now would only send it again.
         log.warn(
-          { sesMessageId: job.sesMessageId, err: (error as Error).message },
+          { sesMessageId: job.sesMessageId, err: loggableError(error) },
           'forward sent, but not recorded as sent',
         );
       }

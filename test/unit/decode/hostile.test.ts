@@ -127,6 +127,73 @@ describe('hostile bodies', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  describe('text that is not well-formed Unicode (a lone surrogate) is invalid, at its path', () => {
+    // JSON.stringify writes a lone surrogate as the escape `\ud800`, as a hostile sender would.
+    // An address field says "email address": nothing with a lone surrogate is one.
+    const withBounce = (patch: Record<string, unknown>) =>
+      JSON.stringify({ ...bounce, bounce: { ...(bounce.bounce as object), ...patch } });
+    it.each([
+      [
+        'a feedbackId',
+        withBounce({ feedbackId: 'fb-\ud800' }),
+        'bounce.feedbackId',
+        'well-formed Unicode text',
+      ],
+      [
+        'a bounced address',
+        withBounce({ bouncedRecipients: [{ emailAddress: '\ud800@example.com' }] }),
+        'bounce.bouncedRecipients[0].emailAddress',
+        'email address',
+      ],
+      [
+        'a low surrogate alone',
+        withBounce({ bouncedRecipients: [{ emailAddress: '\udc00@example.com' }] }),
+        'bounce.bouncedRecipients[0].emailAddress',
+        'email address',
+      ],
+      [
+        'an open-enum value',
+        withBounce({ bounceSubType: 'x\ud800' }),
+        'bounce.bounceSubType',
+        'well-formed Unicode text',
+      ],
+      [
+        'an item of a string array',
+        JSON.stringify({
+          ...bounce,
+          mail: { ...bounceMail, destination: ['a@b.c', '\udfff@example.com'] },
+        }),
+        'mail.destination[1]',
+        'email address',
+      ],
+      [
+        'a tag value',
+        JSON.stringify({ ...bounce, mail: { ...bounceMail, tags: { name: ['\ud83d'] } } }),
+        'mail.tags.name[0]',
+        'well-formed Unicode text',
+      ],
+      [
+        'a tag name',
+        JSON.stringify({ ...bounce, mail: { ...bounceMail, tags: { '\ud800': ['x'] } } }),
+        'mail.tags["\\ud800"]',
+        'well-formed Unicode text',
+      ],
+      [
+        'a field inside an SNS Message',
+        snsBody({ ...bounce, bounce: { ...(bounce.bounce as object), feedbackId: '\ud800' } }),
+        'Message.bounce.feedbackId',
+        'well-formed Unicode text',
+      ],
+    ])('%s', (_label, body, path, expected) => {
+      expect(failure(body)).toMatchObject({ reason: 'invalid', path, expected });
+    });
+
+    it('accepts a well-formed pair and U+FFFD, which are text', () => {
+      const ok = withBounce({ feedbackId: 'fb-\ud83d\ude00-\ufffd' });
+      expect(decodeSqsBody(ok)._tag).toBe('Right');
+    });
+  });
+
   it('shows at most a short excerpt of what it found', () => {
     const huge = 'x'.repeat(1_000_000);
     const error = failure(JSON.stringify({ ...bounce, eventType: huge }));

@@ -5,6 +5,7 @@ import type { EmailAddress } from '../../../domain/address';
 import { ConfigError, loadConfig } from '../../../worker/config';
 import {
   DEFAULT_FORWARD_MAX_BYTES,
+  DEFAULT_SMTP_TIMEOUTS,
   forwardingConfig,
   type ForwardingEnv,
 } from '../../../worker/forwardingConfig';
@@ -47,6 +48,7 @@ describe('forwarding configuration', () => {
       rulesSource: 'inline',
       ruleCount: 1,
       s3CustomEndpoint: false,
+      smtpTimeouts: DEFAULT_SMTP_TIMEOUTS,
     });
     expect(config.rules.byAddress.get('info@example.com' as EmailAddress)).toEqual([
       'ops@example.net',
@@ -61,6 +63,9 @@ describe('forwarding configuration', () => {
       FORWARD_FAILED_VERDICTS: 'tag',
       FORWARD_MAX_BYTES: '2048',
       AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4566',
+      SMTP_CONNECTION_TIMEOUT_MS: '1000',
+      SMTP_GREETING_TIMEOUT_MS: '2000',
+      SMTP_SOCKET_TIMEOUT_MS: '3000',
     }).forwarding!;
     expect(config).toMatchObject({
       rulesSource: RULES_FILE,
@@ -68,6 +73,7 @@ describe('forwarding configuration', () => {
       failedVerdicts: 'tag',
       maxBytes: 2048,
       s3CustomEndpoint: true,
+      smtpTimeouts: { connectionMs: 1000, greetingMs: 2000, socketMs: 3000 },
     });
     expect(config.rules.catchAll).toEqual(['postmaster@example.net']);
   });
@@ -117,7 +123,7 @@ describe('forwarding configuration', () => {
     expect(
       failure({ ...queue, ...forwarding, SMTP_URL: 'https://user:secret@smtp.example.com' }),
     ).toBe(
-      'SMTP_URL: expected an smtp:// or smtps:// URL, got "https://user:***@smtp.example.com/"',
+      'SMTP_URL: expected an smtp:// or smtps:// URL, got "https://[redacted]@smtp.example.com"',
     );
     expect(failure({ ...queue, ...forwarding, FORWARD_FAILED_VERDICTS: 'quarantine' })).toBe(
       'FORWARD_FAILED_VERDICTS: expected "drop" | "tag", got "quarantine"',

@@ -23,7 +23,7 @@ import {
 import type { ForwardJob, InboundJob, JobSpec } from '../../../domain/jobs';
 import type { JobSink } from '../../../domain/ports';
 import { routeEvent } from '../../../domain/routing';
-import type { ForwardingConfig } from '../../../worker/forwardingConfig';
+import { DEFAULT_SMTP_TIMEOUTS, type ForwardingConfig } from '../../../worker/forwardingConfig';
 import type { Forwarder, JobContext } from '../../../worker/processors/forward';
 import { makeInboundProcessor } from '../../../worker/processors/inbound';
 import { fixtureText } from '../../support/fixtures';
@@ -45,6 +45,7 @@ function config(changes: Partial<ForwardingConfig> = {}): ForwardingConfig {
     failedVerdicts: 'drop',
     maxBytes: 1024 * 1024,
     smtpUrl: 'smtp://127.0.0.1:2525',
+    smtpTimeouts: DEFAULT_SMTP_TIMEOUTS,
     rulesSource: 'inline',
     ruleCount: 1,
     s3CustomEndpoint: false,

@@ -94,6 +94,17 @@ describe('ingestBatch', () => {
     expect(outcomes.every((o) => o.type === 'enqueued' && o.deleted)).toBe(true);
   });
 
+  it('without forwarding, a received job carries no message content; with it, the content', async () => {
+    const contentOf = async (keepInboundContent: boolean) => {
+      const h = harness();
+      await ingestBatch([received], { ...h.deps, keepInboundContent });
+      const job = h.enqueued.find((j) => j.queue === 'inbound');
+      return (job?.data as { content: string | null } | undefined)?.content;
+    };
+    expect(await contentOf(false)).toBeNull();
+    expect(await contentOf(true)).toEqual(expect.any(String));
+  });
+
   it('a poison message goes to the DLQ with its error, then is deleted; the rest of the batch goes on', async () => {
     const h = harness();
     const outcomes = await ingestBatch([notJson, bounce, unknownType], h.deps);

@@ -1,0 +1,48 @@
+/**
+ * What output must never carry (README, "Logging"): credentials from a URL, and email
+ * addresses. Pure text functions, used by the logger's serializers and the CLI's stderr so that
+ * no log site or message can forget them.
+ */
+
+/**
+ * `scheme://user:password@` → `scheme://[redacted]@`: the whole user-info, up to the host's
+ * last `@` (a password may hold one). The brackets keep the mask from reading as an address.
+ */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]*@/gi;
+
+/** Every URL's credentials in `text` replaced by `***`; the rest is kept to say where. */
+export function maskUrlCredentials(text: string): string {
+  return text.includes('://') ? text.replace(URL_CREDENTIALS, '$1[redacted]@') : text;
+}
+
+const ADDRESS = /[^\s<>()[\]",;:@/]+@[^\s<>()[\]",;:@/]+/g;
+
+/** Replaces every address-looking word by `<address>`: logs carry no addresses. */
+export const redactAddresses = (text: string): string =>
+  text.includes('@') ? text.replace(ADDRESS, '<address>') : text;
+
+/** Both of the above: text from outside (an error message, a reply) made fit for output. */
+export const redactText = (text: string): string => redactAddresses(maskUrlCredentials(text));
+
+/** An error reduced to what may be logged. */
+export interface LoggableError {
+  readonly message: string;
+  readonly code?: string;
+  readonly name?: string;
+}
+
+/**
+ * An error as a log field: its message (redacted) and code, nothing else. ioredis attaches the
+ * failed `command` with its arguments — for BullMQ, the whole job — and BullMQ's messages name
+ * job ids, which hold addresses: logging the error object as it is would print them.
+ */
+export function loggableError(error: unknown): LoggableError {
+  if (typeof error === 'string') return { message: redactText(error) };
+  if (!(error instanceof Error)) return { message: redactText(String(error)) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    message: redactText(error.message),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+    ...(error.name === 'Error' ? {} : { name: error.name }),
+  };
+}
