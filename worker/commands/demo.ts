@@ -18,7 +18,7 @@ import { EMULATOR_CREDENTIALS } from '../../adapters/emulator/embedded';
 import { makeSqsClient } from '../../adapters/sqs/client';
 import { ERROR_ATTRIBUTES } from '../../adapters/sqs/messages';
 import { decodeSqsBody } from '../../domain/decode';
-import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
+import { QUEUE_NAMES, type QueueName, type SuppressionBatchJob } from '../../domain/jobs';
 import { eventId, routeEvent } from '../../domain/routing';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
 import { EXIT, type Io } from '../io';
@@ -168,17 +168,31 @@ async function waitForWork(
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     const finished = await Promise.all(
-      queues.map(async (q) => {
-        const c = await q.getJobCounts('completed', 'failed');
-        return (
-          (c.completed ?? 0) + (c.failed ?? 0) >= (expected.jobs.get(q.name as QueueName) ?? 0)
-        );
-      }),
+      queues.map(
+        async (q) => (await finishedWork(q)) >= (expected.jobs.get(q.name as QueueName) ?? 0),
+      ),
     );
     if (finished.every(Boolean) && (await countedEvents()) >= expected.events) return true;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
+}
+
+/**
+ * Finished work in a queue: its completed and failed jobs; for suppression, the distinct
+ * notifications its batch jobs carried (one job holds a whole SQS batch's).
+ */
+async function finishedWork(queue: Queue): Promise<number> {
+  if (queue.name !== 'suppression') {
+    const c = await queue.getJobCounts('completed', 'failed');
+    return (c.completed ?? 0) + (c.failed ?? 0);
+  }
+  const notifications = new Set<string>();
+  for (const job of await queue.getJobs(['completed', 'failed'])) {
+    const data = job.data as Partial<SuppressionBatchJob>;
+    for (const n of data.notifications ?? []) notifications.add(n.eventKey);
+  }
+  return notifications.size;
 }
 
 /** Reads the DLQ without deleting: what the worker dead-lettered, and why. */
