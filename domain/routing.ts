@@ -254,7 +254,7 @@ export function redactJobId(id: string): string {
 export function withoutInboundContent<J extends JobSpec | EventJobSpec>(jobs: readonly J[]): J[] {
   return jobs.map((job) =>
     job.queue === 'inbound' && job.name === 'received'
-      ? ({ ...job, data: { ...job.data, content: null } } as J)
+      ? { ...job, data: { ...job.data, content: null } }
       : job,
   );
 }
