@@ -38,11 +38,13 @@ export interface LoggableError {
  */
 export function loggableError(error: unknown): LoggableError {
   if (typeof error === 'string') return { message: redactText(error) };
-  if (!(error instanceof Error)) return { message: redactText(String(error)) };
-  const code = (error as { code?: unknown }).code;
+  // An Error, or an error already reduced (the logger reduces every `err` field once more).
+  if (typeof error !== 'object' || error === null || !('message' in error))
+    return { message: redactText(String(error)) };
+  const { message, code, name } = error as { message: unknown; code?: unknown; name?: unknown };
   return {
-    message: redactText(error.message),
+    message: redactText(String(message)),
     ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
-    ...(error.name === 'Error' ? {} : { name: error.name }),
+    ...(typeof name === 'string' && name !== 'Error' ? { name } : {}),
   };
 }

@@ -665,8 +665,8 @@ describe('state changes and the webhook', () => {
     );
     expect(failed?.value).toBeGreaterThan(0);
     const error = lines.find((l) => l.msg === 'reputation webhook not delivered') as
-      { err: string } | undefined;
-    expect(error?.err).toMatch(/HTTP 503/);
+      { err: { message: string } } | undefined;
+    expect(error?.err.message).toMatch(/HTTP 503/);
     // The secret in the URL's path and query never reaches the log.
     expect(JSON.stringify(lines)).not.toContain('s3cret');
     expect(JSON.stringify(lines)).not.toContain('/hooks/ses');
