@@ -135,13 +135,7 @@ export function withSesSync(store: SuppressionStore, hook: SesSyncHook): Suppres
 }
 
 export type SesSyncResult =
-  | 'put'
-  | 'queuedPut'
-  | 'alreadyInSes'
-  | 'deleted'
-  | 'notInSes'
-  | 'notSuppressed'
-  | 'notOurs';
+  'put' | 'queuedPut' | 'alreadyInSes' | 'deleted' | 'notInSes' | 'notSuppressed' | 'notOurs';
 
 export function makeSesSyncProcessor(deps: {
   readonly store: SuppressionStore;
@@ -164,7 +158,8 @@ export function makeSesSyncProcessor(deps: {
       if (sesHolds(record, reason)) return 'alreadyInSes';
       const held = await deps.list.get(address);
       // SES's own entry (or another tool's) stays SES's, even if the worker later raises it.
-      const sesHadIt = held !== null && record?.pushedAt == null ? true : (record?.sesHadIt ?? false);
+      const sesHadIt =
+        held !== null && (record?.pushedAt ?? null) === null ? true : (record?.sesHadIt ?? false);
       if (held !== null) await deps.state.update(address, { sesReason: held.reason, sesHadIt });
       if (held !== null && (held.reason === reason || held.reason === 'COMPLAINT')) {
         deps.metrics.alreadyInSes.inc();
@@ -229,20 +224,16 @@ export function startSesSyncWorker(options: {
   readonly log: Logger;
   readonly onOutcome?: (outcome: 'completed' | 'retrying' | 'failed') => void;
 }): Worker<SesSyncJob> {
-  const worker = new Worker<SesSyncJob>(
-    SES_SYNC_QUEUE,
-    (job) => options.process(job.data, job),
-    {
-      connection: options.connection,
-      prefix: options.prefix,
-      // A request in flight while the next may start: a slow answer does not halve the rate.
-      concurrency: Math.max(2, options.ratePerSecond),
-      limiter: { max: 1, duration: Math.ceil(1000 / options.ratePerSecond) },
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      maxStalledCount: options.maxStalledCount,
-    },
-  );
+  const worker = new Worker<SesSyncJob>(SES_SYNC_QUEUE, (job) => options.process(job.data, job), {
+    connection: options.connection,
+    prefix: options.prefix,
+    // A request in flight while the next may start: a slow answer does not halve the rate.
+    concurrency: Math.max(2, options.ratePerSecond),
+    limiter: { max: 1, duration: Math.ceil(1000 / options.ratePerSecond) },
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
+    maxStalledCount: options.maxStalledCount,
+  });
   worker.on('completed', () => options.onOutcome?.('completed'));
   worker.on('failed', (job, error) => {
     const final =

@@ -43,9 +43,7 @@ export interface SesSyncState {
   /** Merges the fields given into the address's record (atomically). */
   update(address: EmailAddress, patch: Partial<SesSyncRecord>): Promise<void>;
   /** Merges each patch into its address's record, in one round trip. */
-  updateMany(
-    patches: readonly (readonly [EmailAddress, Partial<SesSyncRecord>])[],
-  ): Promise<void>;
+  updateMany(patches: readonly (readonly [EmailAddress, Partial<SesSyncRecord>])[]): Promise<void>;
   forget(address: EmailAddress): Promise<void>;
   watermark(): Promise<number | null>;
   progress(): Promise<PullProgress | null>;
@@ -158,8 +156,7 @@ export function makeSesSyncState(redis: Redis, keyPrefix: string): SesSyncState 
       const taken = await redis.set(key, token, 'PX', ttlMs, 'NX');
       if (taken === null) return null;
       return {
-        renew: async () =>
-          (await scripted.sesWorkerSesSyncRenew(key, token, String(ttlMs))) === 1,
+        renew: async () => (await scripted.sesWorkerSesSyncRenew(key, token, String(ttlMs))) === 1,
         release: async () => {
           await scripted.sesWorkerSesSyncRelease(key, token);
         },

@@ -90,7 +90,8 @@ export interface SesSuppressedAddress {
 }
 
 export interface SesImportJob {
-  readonly status: 'CREATED' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | string;
+  /** CREATED, PROCESSING, COMPLETED, FAILED or CANCELLED. */
+  readonly status: string;
   readonly processed: number;
   readonly failed: number;
   readonly failureReason: string | null;
