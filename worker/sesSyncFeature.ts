@@ -179,3 +179,22 @@ export function startSesSyncFeature(deps: {
 }
 
 export type { SesSyncQueue };
+
+/** For the CLI's suppression commands: the store reports applies to the sync, and shows it. */
+export function cliSesSync(
+  redis: Redis,
+  config: WorkerConfig,
+): { wrap(store: SuppressionStore): SuppressionStore; close(): Promise<void> } {
+  const state = makeSesSyncState(redis, config.bullmqPrefix);
+  if (!pushes(config.sesSync.mode))
+    return { wrap: (store) => withSesSyncDetail(store, state), close: async () => undefined };
+  const queue = makeSesSyncQueue(redis, config.bullmqPrefix, config.jobs);
+  return {
+    wrap: (store) =>
+      withSesSyncDetail(
+        withSesSync(store, makeSesSyncHook({ mode: config.sesSync.mode, store, state, queue })),
+        state,
+      ),
+    close: () => queue.close(),
+  };
+}
