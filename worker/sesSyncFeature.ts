@@ -187,7 +187,7 @@ export function cliSesSync(
 ): { wrap(store: SuppressionStore): SuppressionStore; close(): Promise<void> } {
   const state = makeSesSyncState(redis, config.bullmqPrefix);
   if (!pushes(config.sesSync.mode))
-    return { wrap: (store) => withSesSyncDetail(store, state), close: async () => undefined };
+    return { wrap: (store) => withSesSyncDetail(store, state), close: () => Promise.resolve() };
   const queue = makeSesSyncQueue(redis, config.bullmqPrefix, config.jobs);
   return {
     wrap: (store) =>
