@@ -22,6 +22,7 @@ import {
   makeSesSyncHook,
   makeSesSyncProcessor,
   makeSesSyncQueue,
+  sesRequestSpacingMs,
   startSesSyncWorker,
   withSesSync,
   type SesSyncQueue,
@@ -98,8 +99,11 @@ export function startSesSyncFeature(deps: {
     watermark: () => producerState.watermark(),
   });
   const client = settings.mode === 'off' ? null : makeSesClient({ region: settings.region });
-  const list = client === null ? null : makeSesSuppressionList(client);
-  const spacingMs = Math.ceil(1000 / settings.ratePerSecond);
+  const spacingMs = sesRequestSpacingMs(settings.ratePerSecond);
+  const list =
+    client === null
+      ? null
+      : makeSesSuppressionList(client, () => workerState.waitForRequestSlot(spacingMs));
 
   const workers: Worker[] = [];
   if (deps.processes && list !== null && pushes(settings.mode)) {
@@ -108,6 +112,7 @@ export function startSesSyncFeature(deps: {
         connection: deps.workerRedis,
         prefix,
         ratePerSecond: settings.ratePerSecond,
+        backoffMs: config.jobs.backoffMs,
         lockMs: config.jobs.lockMs,
         maxStalledCount: config.jobs.attempts,
         process: makeSesSyncProcessor({

@@ -6,6 +6,7 @@
  *   <p>:ses-sync:pull:progress   string JSON: the pull in progress (window and page token)
  *   <p>:ses-sync:pull:last       string JSON: how the last finished pull went (status page)
  *   <p>:ses-sync:pull:lock       string the replica pulling now, expiring
+ *   <p>:ses-sync:next-request    string ms: the earliest time the next SES request may leave
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -51,6 +52,13 @@ export interface SesSyncState {
   /** The window is done: the watermark moves to its end, and the progress is cleared. */
   finishPull(report: PullReport): Promise<void>;
   lastPull(): Promise<PullReport | null>;
+  /**
+   * Waits for this process's turn to send an SES request: turns are `spacingMs` apart across
+   * every replica and command sharing the Redis (the account's rate is per account, not per
+   * process). Taken just before the request leaves, so nothing between a job's start and its
+   * request can bunch requests together.
+   */
+  waitForRequestSlot(spacingMs: number): Promise<void>;
   /** Held by at most one caller at a time, for `ttlMs` unless renewed; null: someone else has it. */
   lock(ttlMs: number): Promise<PullLock | null>;
 }
@@ -76,7 +84,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `;
 
+// Redis's clock decides, so replicas with skewed clocks still take distinct turns.
+const RESERVE_SLOT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local spacing = tonumber(ARGV[1])
+local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now, next)
+redis.call('SET', KEYS[1], slot + spacing, 'PX', spacing * 2 + 1000)
+return slot - now
+`;
+
 type ScriptedRedis = Redis & {
+  sesWorkerSesSyncReserveSlot(key: string, spacingMs: string): Promise<number>;
   sesWorkerSesSyncMerge(key: string, address: string, patch: string, empty: string): Promise<void>;
   sesWorkerSesSyncRelease(key: string, token: string): Promise<number>;
   sesWorkerSesSyncRenew(key: string, token: string, ttlMs: string): Promise<number>;
@@ -86,6 +106,7 @@ export function makeSesSyncState(redis: Redis, keyPrefix: string): SesSyncState 
   redis.defineCommand('sesWorkerSesSyncMerge', { lua: MERGE, numberOfKeys: 1 });
   redis.defineCommand('sesWorkerSesSyncRelease', { lua: RELEASE, numberOfKeys: 1 });
   redis.defineCommand('sesWorkerSesSyncRenew', { lua: RENEW, numberOfKeys: 1 });
+  redis.defineCommand('sesWorkerSesSyncReserveSlot', { lua: RESERVE_SLOT, numberOfKeys: 1 });
   const scripted = redis as ScriptedRedis;
   const p = `${keyPrefix}:ses-sync`;
   const records = `${p}:records`;
@@ -149,6 +170,13 @@ export function makeSesSyncState(redis: Redis, keyPrefix: string): SesSyncState 
     async lastPull() {
       const raw = await redis.get(`${p}:pull:last`);
       return raw === null ? null : (JSON.parse(raw) as PullReport);
+    },
+    async waitForRequestSlot(spacingMs) {
+      const waitMs = await scripted.sesWorkerSesSyncReserveSlot(
+        `${p}:next-request`,
+        String(spacingMs),
+      );
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     },
     async lock(ttlMs) {
       const key = `${p}:pull:lock`;

@@ -114,8 +114,16 @@ export interface SesSuppressionList {
   getImport(jobId: string): Promise<SesImportJob>;
 }
 
-export function makeSesSuppressionList(client: SESv2Client): SesSuppressionList {
+/**
+ * `beforeRequest` is awaited before each request: the account-wide pacing (see
+ * SesSyncState.waitForRequestSlot).
+ */
+export function makeSesSuppressionList(
+  client: SESv2Client,
+  beforeRequest: () => Promise<void> = () => Promise.resolve(),
+): SesSuppressionList {
   const call = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
+    await beforeRequest();
     try {
       return await run();
     } catch (error) {

@@ -30,7 +30,12 @@ import type { SuppressionStore } from '../../domain/ports';
 import { sesHolds, sesTarget, type SesReason } from '../../domain/sesSync';
 import { configOrExit, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
-import { addSesSyncJobs, makeSesSyncQueue, type SesSyncJobSpec } from '../sesSync';
+import {
+  addSesSyncJobs,
+  makeSesSyncQueue,
+  sesRequestSpacingMs,
+  type SesSyncJobSpec,
+} from '../sesSync';
 import { pullFromSes } from '../sesSyncPull';
 import { makeProgress, type Progress } from './progress';
 import { addressArgument } from './suppression';
@@ -79,13 +84,17 @@ async function withSes(
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // each command reports its own failure
   const client: SESv2Client = makeSesClient({ region: config.sesSync.region });
+  const state = makeSesSyncState(redis, config.bullmqPrefix);
   try {
     return await run({
       config,
       redis,
       store: makeSuppressionStore(redis, config.bullmqPrefix, config.suppression.store),
-      state: makeSesSyncState(redis, config.bullmqPrefix),
-      list: makeSesSuppressionList(client),
+      state,
+      // Paced with the workers: the account's rate is shared by everything that calls SES.
+      list: makeSesSuppressionList(client, () =>
+        state.waitForRequestSlot(sesRequestSpacingMs(config.sesSync.ratePerSecond)),
+      ),
     });
   } catch (error) {
     if (!(error instanceof SesRequestError)) throw error;
@@ -138,7 +147,7 @@ export async function sesPullCommand(
         state,
         store,
         ...(since === undefined ? {} : { since }),
-        spacingMs: Math.ceil(1000 / config.sesSync.ratePerSecond),
+        spacingMs: sesRequestSpacingMs(config.sesSync.ratePerSecond),
         ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
         onPage: (p) =>
           progress.update(
