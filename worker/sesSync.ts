@@ -255,7 +255,7 @@ export function startSesSyncWorker(options: {
     connection: options.connection,
     prefix: options.prefix,
     // A request in flight while the next may start: a slow answer does not halve the rate.
-    concurrency: Math.max(2, options.ratePerSecond),
+    concurrency: Math.min(Math.max(2, options.ratePerSecond), 32),
     // Jobs start no faster than the rate; each request also waits its turn in Redis.
     limiter: { max: 1, duration: Math.ceil(1000 / options.ratePerSecond) },
     settings: { backoffStrategy: sesSyncBackoff(options.backoffMs) },
