@@ -37,8 +37,8 @@ import {
   type SesSyncJobSpec,
 } from '../sesSync';
 import { pullFromSes } from '../sesSyncPull';
-import { makeProgress, type Progress } from './progress';
-import { addressArgument } from './suppression';
+import type { Progress } from './progress';
+import { addressArgument, progressFor } from './suppression';
 
 /** SES reads at most this many rows from one import object. */
 export const MAX_IMPORT_ROWS = 100_000;
@@ -109,19 +109,6 @@ async function withSes(
 const redactAddresses = (text: string) => text.replaceAll(/[^\s/:]+@[^\s/:]+/g, '<address>');
 
 const line = (io: Io, value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
-
-function progressFor(label: string, enabled: boolean, io: Io): Progress {
-  return makeProgress(
-    label,
-    enabled
-      ? process.stderr.isTTY
-        ? { mode: 'bar', stream: process.stderr, stdoutIsTTY: process.stdout.isTTY === true }
-        : { mode: 'lines' }
-      : { mode: 'none' },
-    io,
-    false,
-  );
-}
 
 export async function sesPullCommand(
   env: NodeJS.ProcessEnv,

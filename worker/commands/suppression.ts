@@ -492,7 +492,7 @@ function statSyncSize(file: string): number {
   }
 }
 
-function progressFor(label: string, enabled: boolean, io: Io): Progress {
+export function progressFor(label: string, enabled: boolean, io: Io): Progress {
   return makeProgress(
     label,
     enabled
