@@ -13,6 +13,7 @@ import { createSesTopology } from '../../adapters/emulator/topology';
 import type { EmailAddress } from '../../domain/address';
 import { loadConfig } from '../../worker/config';
 import { sesPullCommand, sesPushAllCommand, sesRemoveCommand } from '../../worker/commands/sesSync';
+import { replayFailedCommand } from '../../worker/commands/replayFailed';
 import type { Io } from '../../worker/io';
 import { startWorker, type RunningWorker } from '../../worker/main';
 import { SES_SYNC_QUEUE } from '../../worker/sesSync';
@@ -54,6 +55,7 @@ beforeEach(() => {
   fake.importJobs.length = 0;
   fake.throttle(0);
   fake.failListAfterPages(null);
+  fake.rejectPuts(null);
 });
 afterEach(async () => {
   await Promise.all(running.splice(0).map((w) => w.stop()));
@@ -102,6 +104,15 @@ async function api(w: RunningWorker, method: string, address: string): Promise<u
     },
   );
   return response.json();
+}
+
+async function syncCounts(prefix: string) {
+  const queue = new Queue(SES_SYNC_QUEUE, { connection: servers.redis, prefix });
+  try {
+    return await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed');
+  } finally {
+    await queue.close();
+  }
 }
 
 async function syncIdle(prefix: string): Promise<boolean> {
@@ -357,3 +368,33 @@ test('throttled 30 % of the time and down for 10 s, every push gets through once
   expect(fake.puts.size).toBe(addresses.length);
   expect(most).toBeLessThanOrEqual(rate);
 }, 120_000);
+
+test('an error retrying cannot cure fails the job at once with SES’s reason; replay-failed --queue ses-sync retries it', async () => {
+  const prefix = freshPrefix();
+  const w = await worker(baseEnv(prefix, { ROLE: 'process', JOB_ATTEMPTS: '8' }));
+  const address = 'refused-at-first@example.com';
+  fake.rejectPuts(/^refused/);
+  await api(w, 'PUT', address);
+  await eventually(async () => (await syncCounts(prefix)).failed === 1, 'the put failed');
+  const puts = fake.requests.filter((r) => r.operation === 'PutSuppressedDestination');
+  // One attempt: a bad request is not retried.
+  expect(puts).toHaveLength(1);
+  const queue = new Queue(SES_SYNC_QUEUE, { connection: servers.redis, prefix });
+  try {
+    const [failed] = await queue.getFailed(0, 0);
+    expect(failed!.failedReason).toMatch(/^PutSuppressedDestination: BadRequestException: /);
+  } finally {
+    await queue.close();
+  }
+
+  fake.rejectPuts(null);
+  const io = captureIo();
+  const code = await replayFailedCommand(
+    baseEnv(prefix),
+    { queue: 'ses-sync', max: null, dryRun: false, json: true },
+    { io, signal: new AbortController().signal, progress: { mode: 'none' } },
+  );
+  expect(code).toBe(0);
+  await eventually(() => Promise.resolve(fake.entries.get(address)?.reason === 'BOUNCE'), 'put');
+  expect(fake.puts.get(address)).toBe(1);
+});

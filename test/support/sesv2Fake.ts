@@ -60,6 +60,8 @@ export interface SesV2Fake {
   goDown(ms: number): void;
   /** After this many list pages, drop the connection (an interrupted pull); null: never. */
   failListAfterPages(pages: number | null): void;
+  /** Answer puts of addresses matching this with 400 BadRequestException; null: none. */
+  rejectPuts(pattern: RegExp | null): void;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function startSesV2Fake(
   let throttleFraction = 0;
   let downUntil = 0;
   let listPagesLeft: number | null = null;
+  let rejected: RegExp | null = null;
   // A fixed sequence, so a run's throttling can be replayed: a 32-bit LCG.
   let seed = 0x5e5;
   const random = () => {
@@ -186,6 +189,10 @@ export async function startSesV2Fake(
           return error(res, 400, 'BadRequestException', 'EmailAddress and Reason are required');
         }
         const key = body.EmailAddress.toLowerCase();
+        if (rejected?.test(key)) {
+          log(400, key);
+          return error(res, 400, 'BadRequestException', 'this address is refused');
+        }
         entries.set(key, { reason: body.Reason, lastUpdateTime: Date.now() });
         puts.set(key, (puts.get(key) ?? 0) + 1);
         log(200, key);
@@ -338,6 +345,9 @@ export async function startSesV2Fake(
     },
     failListAfterPages(pages) {
       listPagesLeft = pages;
+    },
+    rejectPuts(pattern) {
+      rejected = pattern;
     },
     stop: () =>
       new Promise((resolve) => {
