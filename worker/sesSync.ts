@@ -37,6 +37,10 @@ import type { SuppressionChange, SuppressionOutcome } from '../domain/suppressio
 
 export const SES_SYNC_QUEUE = 'ses-sync';
 
+/** A message with every address in it replaced: SES's errors and BullMQ's name them. */
+export const withoutAddresses = (text: string): string =>
+  text.replaceAll(/[^\s/:"'<>]+@[^\s/:"'<>]+/g, '<address>');
+
 export type SesSyncQueue = Queue<SesSyncJob, unknown, string>;
 
 /**
@@ -274,11 +278,14 @@ export function startSesSyncWorker(options: {
       {
         queue: SES_SYNC_QUEUE,
         jobId: job?.id === undefined ? undefined : redactJobId(job.id),
-        err: error.message.replaceAll(/[^\s/]+@[^\s/]+/g, '<address>'),
+        err: withoutAddresses(error.message),
       },
       `job ${final ? 'failed' : 'retrying'}`,
     );
   });
-  worker.on('error', (error) => options.log.warn({ err: error.message }, 'ses-sync worker error'));
+  // BullMQ's own errors name job ids ("could not renew lock for job …"), which hold addresses.
+  worker.on('error', (error) =>
+    options.log.warn({ err: withoutAddresses(error.message) }, 'ses-sync worker error'),
+  );
   return worker;
 }

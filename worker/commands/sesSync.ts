@@ -34,6 +34,7 @@ import {
   addSesSyncJobs,
   makeSesSyncQueue,
   sesRequestSpacingMs,
+  withoutAddresses,
   type SesSyncJobSpec,
 } from '../sesSync';
 import { pullFromSes } from '../sesSyncPull';
@@ -98,15 +99,13 @@ async function withSes(
     });
   } catch (error) {
     if (!(error instanceof SesRequestError)) throw error;
-    io.stderr.write(`ses-worker: SES: ${redactAddresses(error.message)}\n`);
+    io.stderr.write(`ses-worker: SES: ${withoutAddresses(error.message)}\n`);
     return EXIT.unavailable;
   } finally {
     client.destroy();
     await redis.quit().catch(() => redis.disconnect());
   }
 }
-
-const redactAddresses = (text: string) => text.replaceAll(/[^\s/:]+@[^\s/:]+/g, '<address>');
 
 const line = (io: Io, value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
 

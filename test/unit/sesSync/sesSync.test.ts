@@ -11,7 +11,7 @@ import {
 } from '../../../domain/sesSync';
 import { SUPPRESSION_REASONS, type SuppressionEntry } from '../../../domain/suppression';
 import { configOrExit, ConfigError, loadConfig } from '../../../worker/config';
-import { sesRequestSpacingMs, sesSyncBackoff } from '../../../worker/sesSync';
+import { sesRequestSpacingMs, sesSyncBackoff, withoutAddresses } from '../../../worker/sesSync';
 
 const address = 'someone@example.com' as EmailAddress;
 const record = (fields: Partial<SesSyncRecord>): SesSyncRecord => ({
@@ -150,5 +150,18 @@ describe('configuration', () => {
   it('a mode other than off needs the region', () => {
     expect(() => loadConfig({ SES_SUPPRESSION_SYNC: 'push' })).toThrow(ConfigError);
     expect(() => loadConfig({ SES_SUPPRESSION_SYNC: 'push' })).toThrow(/^AWS_REGION: /);
+  });
+});
+
+describe('log lines', () => {
+  it('never carry an address from an SES or BullMQ error', () => {
+    expect(
+      withoutAddresses(
+        'could not renew lock for job ses-sync/check/COMPLAINT/1715680931532/complainer-3901@example.com',
+      ),
+    ).toBe('could not renew lock for job ses-sync/check/COMPLAINT/1715680931532/<address>');
+    expect(
+      withoutAddresses('PutSuppressedDestination: BadRequestException: "a@b.org" refused'),
+    ).toBe('PutSuppressedDestination: BadRequestException: "<address>" refused');
   });
 });
