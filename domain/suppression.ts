@@ -60,6 +60,9 @@ export interface SuppressionEvidence {
   /** The sending address of the mail the notification is about. */
   readonly source?: string;
   readonly note?: string;
+  /** Pulled from SES's account-level list: where it came from and SES's own reason. */
+  readonly origin?: 'ses';
+  readonly sesReason?: string;
 }
 
 /** One change to the list for one address. */

@@ -8,6 +8,7 @@ import { parseVerifyAt, verifySignatureCommand, type VerifyAt } from './commands
 import { demoCommand } from './commands/demo';
 import { registerReplayCommands } from './commands/replay';
 import { runCommand } from './commands/run';
+import { sesPullCommand, sesPushAllCommand, sesRemoveCommand } from './commands/sesSync';
 import {
   addCommand,
   exportCommand,
@@ -133,9 +134,56 @@ function addSuppressionCommands(program: Command, io: Io): void {
     .description('remove the address’s entry in one scope (audited); exit 1 when there was none')
     .addOption(scope().default('global'))
     .option('--note <text>', 'why, for the audit trail')
-    .action((address: string, options: { scope?: string; note?: string }) =>
-      run((store) => removeCommand(store, address, options, io)),
-    );
+    .option(
+      '--ses',
+      'also delete it from SES’s account-level suppression list, whoever put it there',
+    )
+    .action(async (address: string, options: { scope?: string; note?: string; ses?: boolean }) => {
+      if (options.ses !== true) return run((store) => removeCommand(store, address, options, io));
+      const removed = await withSuppressionStore(process.env, io, (store) =>
+        removeCommand(store, address, options, io),
+      );
+      // 0 and 1 say whether our list held it; anything else stopped the command.
+      if (removed !== 0 && removed !== 1) process.exit(removed);
+      // The exit code is SES's answer: 0 deleted there, 1 SES did not hold it.
+      process.exit(await sesRemoveCommand(process.env, address, { io, progress: false }));
+    });
+  suppression
+    .command('pull')
+    .description(
+      'import SES’s account-level suppression list (paged, with progress; interrupted, the next pull resumes where it stopped)',
+    )
+    .option('--since <time>', 'from this ISO 8601 time instead of the last pull’s watermark')
+    .option('--no-progress', 'no progress on stderr')
+    .action(async (options: { since?: string; progress: boolean }) => {
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      process.once('SIGTERM', () => abort.abort());
+      process.exit(
+        await sesPullCommand(process.env, options, {
+          io,
+          progress: options.progress,
+          signal: abort.signal,
+        }),
+      );
+    });
+  suppression
+    .command('push')
+    .description(
+      'put the whole global list to SES: one queued put per entry on ses-sync, or with --bulk one CreateImportJob per 100,000 entries from a CSV in SES_SYNC_IMPORT_BUCKET',
+    )
+    .requiredOption('--all', 'every global entry SES is not known to hold')
+    .option('--bulk', 'through S3 and SES import jobs (the way to seed a large list)')
+    .option('--no-progress', 'no progress on stderr')
+    .action(async (options: { bulk?: boolean; progress: boolean }) => {
+      process.exit(
+        await sesPushAllCommand(
+          process.env,
+          { bulk: options.bulk === true },
+          { io, progress: options.progress },
+        ),
+      );
+    });
   suppression
     .command('import')
     .argument('<file>', 'CSV with a header row, or JSON lines (as export writes them); - for stdin')

@@ -23,6 +23,8 @@ import type { SuppressionStoreOptions } from '../adapters/redis/suppressionStore
 import { EmailAddressFromString } from '../domain/codec/scalars';
 import { FAILED_VERDICT_HANDLINGS } from '../domain/forwarding/policy';
 import { forwardingConfig, type ForwardingConfig } from './forwardingConfig';
+import { SES_SYNC_MODES } from '../domain/sesSync';
+import { s3BucketName, sesSyncConfig, type SesSyncConfig } from './sesSyncConfig';
 
 const integer = (min: number, max: number): t.Type<number, string, unknown> =>
   new t.Type<number, string, unknown>(
@@ -169,6 +171,12 @@ export const EnvCodec = struct({
   SMTP_CONNECTION_TIMEOUT_MS: optional(integer(100, 600_000)),
   SMTP_GREETING_TIMEOUT_MS: optional(integer(100, 600_000)),
   SMTP_SOCKET_TIMEOUT_MS: optional(integer(100, 3_600_000)),
+  // Syncing with SES's account-level suppression list (worker/sesSyncConfig.ts).
+  SES_SUPPRESSION_SYNC: optional(enumOf(SES_SYNC_MODES)),
+  SES_SYNC_RATE_PER_SECOND: optional(integer(1, 1000)),
+  SES_SYNC_PULL_INTERVAL_SECONDS: optional(integer(60, 604_800)),
+  SES_SYNC_IMPORT_BUCKET: optional(s3BucketName),
+  AWS_ENDPOINT_URL_SESV2: optional(http),
 });
 
 export interface WorkerConfig {
@@ -230,6 +238,7 @@ export interface WorkerConfig {
     readonly policy: SuppressionPolicy;
     readonly store: SuppressionStoreOptions;
   };
+  readonly sesSync: SesSyncConfig;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -272,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const snsCertificates = snsCertificatesConfig(e);
   const forwarding = forwardingConfig(e);
   if (isLeft(forwarding)) throw new ConfigError(forwarding.left);
+  const sesSync = sesSyncConfig(e);
+  if (isLeft(sesSync)) throw new ConfigError(sesSync.left);
   return {
     sqs: {
       queueUrl: e.SQS_QUEUE_URL ?? null,
@@ -324,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       evaluateMs: (e.REPUTATION_EVALUATE_SECONDS ?? 60) * 1000,
       webhookUrl: e.REPUTATION_WEBHOOK_URL ?? null,
     },
+    sesSync: sesSync.right,
   };
 }
 

@@ -29,6 +29,7 @@ import { makeSqsClient } from '../adapters/sqs/client';
 import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
+import type { SuppressionStore } from '../domain/ports';
 import type {
   ForwardJob,
   InboundJob,
@@ -49,6 +50,7 @@ import { makeMetricsProcessor } from './processors/metrics';
 import { makeSuppressionProcessor } from './processors/suppression';
 import { startReputationEvaluator } from './reputation';
 import { makeStatusFeature } from './status';
+import { startSesSyncFeature, type SesSyncFeature } from './sesSyncFeature';
 import { confirmSubscription } from '../adapters/sns/subscriptions';
 
 export interface WorkerOptions {
@@ -112,17 +114,44 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       })
     : null;
 
-  const workers: Worker[] = processes ? startProcessors(options, workerRedis, metrics) : [];
+  // SES's account-level suppression list (SES_SUPPRESSION_SYNC): off unless configured.
+  const workerStore = makeSuppressionStore(
+    workerRedis,
+    config.bullmqPrefix,
+    config.suppression.store,
+  );
+  const sesSync: SesSyncFeature | null =
+    config.sesSync.mode === 'off'
+      ? null
+      : startSesSyncFeature({
+          config,
+          log,
+          metrics,
+          producerRedis,
+          workerRedis,
+          processes,
+          workerStore,
+        });
+
+  const workers: Worker[] = processes
+    ? startProcessors(
+        options,
+        workerRedis,
+        metrics,
+        sesSync?.wrap(workerStore, 'worker') ?? workerStore,
+      )
+    : [];
 
   const pollers: Pollers | null =
     sqs === null ? null : startIngest(options, sqs, jobQueues, metrics, () => stopping);
 
   // The producer connection fails fast while Redis is down: an API call errors, not hangs.
-  const suppressionList = makeSuppressionStore(
+  const ownSuppressionList = makeSuppressionStore(
     producerRedis,
     config.bullmqPrefix,
     config.suppression.store,
   );
+  const suppressionList = sesSync?.wrap(ownSuppressionList, 'producer') ?? ownSuppressionList;
   // Each feature adds its routes here (suppression API, reputation, status page).
   const httpRoutes: HttpRoutes[] = [
     suppressionRoutes({ store: suppressionList, apiToken: config.apiToken }),
@@ -136,6 +165,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     queues: jobQueues.queues,
     sqs,
     suppressionCounts: () => suppressionList.counts(),
+    sesSync: sesSync === null ? null : () => sesSync.view(),
   });
   httpRoutes.push(...status.routes);
   // Every process replica evaluates; the store lets one of them announce each change.
@@ -155,6 +185,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     stopping = true;
     await pollers?.stop();
     await Promise.all(workers.map((w) => w.close()));
+    await sesSync?.stop();
     await evaluator?.stop();
     await jobQueues.close();
     await Promise.all([quit(producerRedis), quit(workerRedis)]);
@@ -278,9 +309,13 @@ function startIngest(
   });
 }
 
-function startProcessors(options: WorkerOptions, workerRedis: Redis, metrics: Metrics): Worker[] {
+function startProcessors(
+  options: WorkerOptions,
+  workerRedis: Redis,
+  metrics: Metrics,
+  store: SuppressionStore,
+): Worker[] {
   const { config, log } = options;
-  const store = makeSuppressionStore(workerRedis, config.bullmqPrefix, config.suppression.store);
   const common = {
     connection: workerRedis,
     prefix: config.bullmqPrefix,

@@ -21,6 +21,7 @@ import { makeWebhookNotifier } from '../adapters/webhook/notifier';
 import type { QueueName } from '../domain/jobs';
 import type { WorkerConfig } from './config';
 import { makeReputationMonitor, type ReputationMonitor } from './reputation';
+import type { SesSyncView } from './sesSyncFeature';
 
 export interface StatusFeature {
   readonly routes: HttpRoutes[];
@@ -40,6 +41,8 @@ export function makeStatusFeature(deps: {
   /** Null in the process role, which has no SQS client: the DLQ panel says so. */
   readonly sqs: SQSClient | null;
   readonly suppressionCounts: (() => Promise<SuppressionCountsView>) | null;
+  /** The SES suppression sync panel; null while SES_SUPPRESSION_SYNC is off. */
+  readonly sesSync?: (() => Promise<SesSyncView>) | null;
 }): StatusFeature {
   const { config } = deps;
   const storeOn = (redis: Redis) =>
@@ -91,6 +94,7 @@ export function makeStatusFeature(deps: {
           return Object.fromEntries(entries);
         },
         suppressionCounts: deps.suppressionCounts,
+        sesSync: deps.sesSync ?? null,
       }),
     ],
   };

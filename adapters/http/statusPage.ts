@@ -9,6 +9,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { DomainEventKind } from '../../domain/events';
+import { sesSyncPanel, type SesSyncPanelView } from './sesSyncPanel';
 import {
   HOUR_MS,
   MINUTE_MS,
@@ -53,6 +54,8 @@ export interface StatusPageDeps {
   readonly jobCounts: () => Promise<Readonly<Record<string, QueueJobCounts>>>;
   /** Null: the suppression list's counts are not wired. */
   readonly suppressionCounts: (() => Promise<SuppressionCountsView>) | null;
+  /** Null: SES_SUPPRESSION_SYNC is off. */
+  readonly sesSync?: (() => Promise<SesSyncPanelView>) | null;
   readonly now?: () => number;
 }
 
@@ -94,7 +97,7 @@ async function settle<T>(work: (() => Promise<T>) | null): Promise<Settled<T> | 
 export async function renderStatusPage(deps: StatusPageDeps, hours: number): Promise<string> {
   const now = (deps.now ?? Date.now)();
   const rateHours = RATE_DAYS * 24;
-  const [reputation, perMinute, hourly, dlq, jobs, suppression] = await Promise.all([
+  const [reputation, perMinute, hourly, dlq, jobs, suppression, sesSync] = await Promise.all([
     settle(deps.reputation),
     settle(() => deps.eventsPerMinute(hours * 60)),
     // 23 more hours than drawn: the first point's 24-hour window starts that far back.
@@ -102,6 +105,7 @@ export async function renderStatusPage(deps: StatusPageDeps, hours: number): Pro
     settle(deps.dlqDepth),
     settle(deps.jobCounts),
     settle(deps.suppressionCounts),
+    settle(deps.sesSync ?? null),
   ]);
 
   const accountState =
@@ -111,7 +115,7 @@ export async function renderStatusPage(deps: StatusPageDeps, hours: number): Pro
     section(`Events per minute, last ${hours} h`, eventsPanel(perMinute!)),
     section(
       'Needs attention',
-      `<div class="row">${dlqPanel(dlq)}${jobsPanel(jobs!)}${suppressionPanel(suppression)}</div>`,
+      `<div class="row">${dlqPanel(dlq)}${jobsPanel(jobs!)}${suppressionPanel(suppression)}${sesSyncPanel(sesSync, now)}</div>`,
     ),
   ];
   return `<!doctype html>

@@ -11,7 +11,7 @@ import {
 import type { Redis } from 'ioredis';
 import { headerValues, splitMessage } from '../support/mime';
 import type { ReceivedMail, TestSmtpServer } from '../support/smtp';
-import { forwardKey, POISON_MARKER, type Ledger } from './ledger';
+import { forwardKey, POISON_MARKER, type ExpectedEntry, type Ledger } from './ledger';
 
 /** `<sesMessageId> <target>` of a forwarded copy: the id our forwarder's header names. */
 export function forwardedKeyOf(mail: ReceivedMail): string | null {
@@ -132,6 +132,8 @@ export interface Observed {
   readonly deadLetters: readonly Message[];
   /** Jobs BullMQ gave up on, in every queue. */
   readonly failedJobs: number;
+  /** SES's account-level list at the end (the fake SESv2): address → SES reason. */
+  readonly sesList?: ReadonlyMap<string, string>;
 }
 
 export interface Verdict {
@@ -198,6 +200,27 @@ export function compare(ledger: Ledger, observed: Observed): Verdict {
   report('suppression entries with the wrong reason', wrongReason);
   report('suppression entries with the wrong count', wrongCount);
   report('addresses suppressed that should not be', unexpected);
+
+  // SES suppression sync (push): every global entry in SES's list with SES's reason — written
+  // here from the README's mapping — and nothing else there.
+  if (observed.sesList !== undefined) {
+    const global = ledger.suppressed.get('global') ?? new Map<string, ExpectedEntry>();
+    const notInSes: string[] = [];
+    const wrongSesReason: string[] = [];
+    for (const [address, want] of global) {
+      const sesReason = observed.sesList.get(address);
+      const expectedReason = want.reason === 'complaint' ? 'COMPLAINT' : 'BOUNCE';
+      if (sesReason === undefined) notInSes.push(address);
+      else if (sesReason !== expectedReason)
+        wrongSesReason.push(`${address}: ${sesReason}, expected ${expectedReason}`);
+    }
+    report('global suppressions missing from SES’s list', notInSes);
+    report('SES entries with the wrong reason', wrongSesReason);
+    report(
+      'SES entries that are not global suppressions',
+      [...observed.sesList.keys()].filter((address) => !global.has(address)),
+    );
+  }
 
   // Forwarding: each (message, target) accepted exactly once; nothing else.
   const copies = new Map<string, number>();

@@ -25,8 +25,10 @@ import { createSesTopology, type SesTopology } from '../../adapters/emulator/top
 import type { EmailAddress } from '../../domain/address';
 import { forwardJobId } from '../../domain/forwarding/policy';
 import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
+import { SES_SYNC_QUEUE } from '../../worker/sesSync';
 import { eventually } from '../support/await';
 import { startEmulatorProcess, startRedis } from '../support/servers';
+import { startSesV2Fake, type SesV2Fake } from '../support/sesv2Fake';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp';
 import { clientsFor, queueDepth } from '../support/sqs';
 import type { WorkerProcess } from '../support/workerProcess';
@@ -149,6 +151,9 @@ interface Servers {
   /** The suite's own connection: it waits out the Redis restarts. */
   readonly redis: Redis;
   readonly queues: ReadonlyMap<QueueName, Queue>;
+  /** SES's account-level suppression list, which the workers push to (SES_SUPPRESSION_SYNC). */
+  readonly ses: SesV2Fake;
+  readonly sesSync: Queue;
 }
 
 interface FaultCounts {
@@ -203,10 +208,11 @@ async function main(): Promise<number> {
     `seed ${SEED}: ${ledger.publications.length} notifications (${ledger.unique} distinct + ` +
       `${ledger.duplicates} published twice): ${[...ledger.kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`,
   );
-  const [redisServer, emulator, smtp] = await Promise.all([
+  const [redisServer, emulator, smtp, ses] = await Promise.all([
     startRedis({ appendOnly: true }),
     startEmulatorProcess(),
     startSmtpServer(),
+    startSesV2Fake(),
   ]);
   const { sqs, sns } = clientsFor(emulator);
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
@@ -214,7 +220,8 @@ async function main(): Promise<number> {
   const queues = new Map(
     QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: redis, prefix: PREFIX })]),
   );
-  const servers: Servers = { redisServer, emulator, smtp, sqs, sns, redis, queues };
+  const sesSync = new Queue(SES_SYNC_QUEUE, { connection: redis, prefix: PREFIX });
+  const servers: Servers = { redisServer, emulator, smtp, sqs, sns, redis, queues, ses, sesSync };
   let pool: WorkerPool | undefined;
   try {
     const topologyOptions = {
@@ -242,6 +249,9 @@ async function main(): Promise<number> {
       FORWARD_RULES: JSON.stringify(FORWARD_RULES),
       FORWARD_FROM,
       SMTP_URL: smtp.url,
+      SES_SUPPRESSION_SYNC: 'push',
+      SES_SYNC_RATE_PER_SECOND: '1000',
+      AWS_ENDPOINT_URL_SESV2: ses.endpoint,
     });
     say(
       `servers up: redis ${redisServer.url} (AOF, appendfsync always), fauxqs ${emulator.endpoint}, ` +
@@ -250,7 +260,8 @@ async function main(): Promise<number> {
     return await chaos(ledger, servers, pool, topology, topologyOptions);
   } finally {
     if (pool !== undefined) for (const w of pool.current()) w.child.kill('SIGKILL');
-    await Promise.all([...queues.values()].map((q) => q.close()));
+    await Promise.all([...queues.values(), sesSync].map((q) => q.close()));
+    await ses.stop();
     redis.disconnect();
     sqs.destroy();
     sns.destroy();
@@ -416,6 +427,18 @@ async function chaos(
     clearInterval(progress);
   }
 
+  // The pushes to SES follow the suppression jobs: let them finish too.
+  await steadily('the ses-sync queue at rest', QUIET_TIMEOUT_MS, async () => {
+    const counts = await servers.sesSync.getJobCounts(
+      'waiting',
+      'delayed',
+      'active',
+      'prioritized',
+    );
+    return Object.values(counts).every((n) => n === 0);
+  });
+  const sesList = new Map([...servers.ses.entries].map(([address, e]) => [address, e.reason]));
+  say(`SES's list holds ${sesList.size} addresses (${servers.ses.requests.length} SES requests)`);
   deadLetters.push(...(await takeDeadLetters(sqs, topology.dlqUrl)));
   const suppression = await readSuppression(servers.redis, PREFIX, ledger.suppressed.keys());
   const window = await forwardWindow(inbound, smtp.accepted, hold);
@@ -424,11 +447,15 @@ async function chaos(
     for (const job of await queue.getFailed(0, 4))
       say(`failed job ${queue.name} ${job.id}: ${job.failedReason} (attempts ${job.attemptsMade})`);
   }
+  const sesFailed = await servers.sesSync.getFailedCount();
+  for (const job of await servers.sesSync.getFailed(0, 4))
+    say(`failed job ses-sync ${job.id}: ${job.failedReason} (attempts ${job.attemptsMade})`);
   const verdict = compare(ledger, {
     suppression,
     accepted: smtp.accepted,
     deadLetters,
-    failedJobs: failed,
+    failedJobs: failed + sesFailed,
+    sesList,
   });
   const failures = [...verdict.failures];
   for (const crash of pool.crashes) failures.push(`worker crashed: ${crash}`);

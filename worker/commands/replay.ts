@@ -8,13 +8,12 @@ import { isLeft } from 'fp-ts/Either';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEAD_LETTER_ERRORS, DEAD_LETTER_KINDS, parseReplayFilter } from '../../domain/deadLetters';
 import { parseDuration } from '../../domain/duration';
-import { QUEUE_NAMES, type QueueName } from '../../domain/jobs';
 import { EXIT, type ExitCode, type Io } from '../io';
 import { dlqStatsCommand } from './dlqStats';
 import type { ProgressOptions } from './progress';
 import type { ReplayContext } from './replayContext';
 import { replayDlqCommand } from './replayDlq';
-import { replayFailedCommand } from './replayFailed';
+import { REPLAYABLE_QUEUES, replayFailedCommand, type ReplayableQueue } from './replayFailed';
 
 export function registerReplayCommands(program: Command, io: Io): void {
   program
@@ -79,14 +78,19 @@ export function registerReplayCommands(program: Command, io: Io): void {
     )
     .addOption(
       new Option('--queue <queue>', 'the queue whose failed jobs to retry')
-        .choices(QUEUE_NAMES)
+        .choices(REPLAYABLE_QUEUES)
         .makeOptionMandatory(),
     )
     .option('--max <n>', 'retry at most N jobs', positiveInteger)
     .option('--dry-run', 'retry nothing: list what would be retried, and summarise')
     .option('--json', 'print JSON lines: one per job, then a summary')
     .action(
-      async (options: { queue: QueueName; max?: number; dryRun?: boolean; json?: boolean }) => {
+      async (options: {
+        queue: ReplayableQueue;
+        max?: number;
+        dryRun?: boolean;
+        json?: boolean;
+      }) => {
         process.exitCode = await withSignals(io, 'ses-worker replay-failed', (ctx) =>
           replayFailedCommand(
             process.env,

@@ -13,7 +13,12 @@ import {
 import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
 import { makeTally, type Tally } from '../../domain/deadLetters';
 import { formatDuration } from '../../domain/duration';
-import type { QueueName } from '../../domain/jobs';
+import { QUEUE_NAMES } from '../../domain/jobs';
+import { SES_SYNC_QUEUE } from '../sesSync';
+
+/** The ingest's queues, and `ses-sync` (pushes to SES that failed for good). */
+export const REPLAYABLE_QUEUES = [...QUEUE_NAMES, SES_SYNC_QUEUE] as const;
+export type ReplayableQueue = (typeof REPLAYABLE_QUEUES)[number];
 import { EXIT, type ExitCode } from '../io';
 import { makeProgress } from './progress';
 import { configOrExit, describeError, type ReplayContext } from './replayContext';
@@ -21,7 +26,7 @@ import { count, jsonLine, noun, shortReason, tallyTable, type TallyColumn } from
 import { maskUrlCredentials } from '../../domain/redact';
 
 export interface ReplayFailedOptions {
-  readonly queue: QueueName;
+  readonly queue: ReplayableQueue;
   readonly max: number | null;
   readonly dryRun: boolean;
   readonly json: boolean;
@@ -125,7 +130,7 @@ function status(tally: Tally<RetryOutcome>, dryRun: boolean): string {
   return `${dryRun ? 'would retry' : 'retried'} ${count(done)}${failed > 0 ? `, not retried ${count(failed)}` : ''}`;
 }
 
-function jobLine(queue: QueueName, job: FailedJob, outcome: RetryOutcome, detail?: string) {
+function jobLine(queue: ReplayableQueue, job: FailedJob, outcome: RetryOutcome, detail?: string) {
   return {
     type: 'job',
     outcome,

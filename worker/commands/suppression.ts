@@ -31,6 +31,7 @@ import {
   type SuppressionScope,
 } from '../../domain/suppression';
 import { configOrExit } from '../config';
+import { cliSesSync } from '../sesSyncFeature';
 import { EXIT, type Io } from '../io';
 import { makeProgress, type Progress } from './progress';
 import { maskUrlCredentials } from '../../domain/redact';
@@ -63,15 +64,18 @@ export async function withSuppressionStore(
     return EXIT.unavailable;
   }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  // With SES sync on, adds and removes made here are pushed and lifted like the API's.
+  const sync = cliSesSync(redis, config);
   try {
     return await command(
-      makeSuppressionStore(redis, config.bullmqPrefix, config.suppression.store),
+      sync.wrap(makeSuppressionStore(redis, config.bullmqPrefix, config.suppression.store)),
     );
   } catch (error) {
     if (!(error instanceof CommandFailure)) throw error;
     io.stderr.write(`ses-worker: ${error.message}\n`);
     return error.exitCode;
   } finally {
+    await sync.close();
     await redis.quit().catch(() => redis.disconnect());
   }
 }
@@ -489,7 +493,7 @@ function statSyncSize(file: string): number {
   }
 }
 
-function progressFor(label: string, enabled: boolean, io: Io): Progress {
+export function progressFor(label: string, enabled: boolean, io: Io): Progress {
   return makeProgress(
     label,
     enabled
