@@ -131,7 +131,8 @@ describe('ses-worker demo', () => {
       /Publishing 34 sample notifications through SNS, and 1 undecodable message/,
     );
     expect(stdout).toMatch(/^ {2}received +12 /m);
-    expect(stdout).toMatch(/^ {2}suppression +completed 17, failed 0, waiting 0$/m);
+    // One suppression job per SQS batch: how many depends on how the samples were received.
+    expect(stdout).toMatch(/^ {2}suppression +completed \d+, failed 0, waiting 0$/m);
     expect(stdout).toMatch(/^ {2}inbound +completed 12, failed 0, waiting 0$/m);
     // One metrics job per batch: how many depends on how SQS batched; every event counted once.
     const counted = [...stdout.matchAll(/^ {2}\w+ +(\d+) {2}configuration set:/gm)];
