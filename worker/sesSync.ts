@@ -152,6 +152,20 @@ export function withSesSync(store: SuppressionStore, hook: SesSyncHook): Suppres
       await hook.afterApply(address, changes, outcomes);
       return outcomes;
     },
+    // The suppression processor applies a whole batch at once: each notification is reported.
+    async applyAll(notifications) {
+      const results = await store.applyAll(notifications);
+      await Promise.all(
+        notifications.map((n, i) =>
+          hook.afterApply(
+            n.address,
+            n.changes,
+            (results[i] ?? []).map((result) => result.outcome),
+          ),
+        ),
+      );
+      return results;
+    },
   };
 }
 
