@@ -20,7 +20,7 @@ import {
   type ExportFormat,
 } from './commands/suppression';
 import type { SuppressionStore } from '../domain/ports';
-import { EXIT, processIo, type Io } from './io';
+import { EXIT, exitWhenFlushed, processIo, type Io } from './io';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('ses-worker')
@@ -74,7 +74,8 @@ export function buildProgram(io: Io): Command {
       'when SQS_QUEUE_URL is unset, start an in-process SQS/SNS/S3 emulator with a topic, queue and DLQ, and run on it',
     )
     .action(async (options: { role?: Role; embedded?: boolean }) => {
-      // Exit explicitly: after a shutdown deadline, unfinished work may still hold handles open.
+      // Exit explicitly: after a shutdown deadline, unfinished work may still hold handles open
+      // (and a stuck log reader must not hold the exit either).
       process.exit(await runCommand(process.env, options, io));
     });
 
@@ -84,7 +85,7 @@ export function buildProgram(io: Io): Command {
       'start the embedded emulator and the worker, publish every sample SES notification through SNS, wait for the jobs, print a summary and exit',
     )
     .action(async () => {
-      process.exit(await demoCommand(process.env, io));
+      exitWhenFlushed(await demoCommand(process.env, io));
     });
 
   registerReplayCommands(program, io);
@@ -103,7 +104,7 @@ function addSuppressionCommands(program: Command, io: Io): void {
   const scope = () =>
     new Option('--scope <scope>', 'global, list:<contactList> or topic:<contactList>:<topic>');
   const run = (command: (store: SuppressionStore) => Promise<number>) =>
-    withSuppressionStore(process.env, io, command).then((code) => process.exit(code));
+    withSuppressionStore(process.env, io, command).then((code) => exitWhenFlushed(code));
 
   suppression
     .command('get')
@@ -144,9 +145,9 @@ function addSuppressionCommands(program: Command, io: Io): void {
         removeCommand(store, address, options, io),
       );
       // 0 and 1 say whether our list held it; anything else stopped the command.
-      if (removed !== 0 && removed !== 1) process.exit(removed);
+      if (removed !== 0 && removed !== 1) return exitWhenFlushed(removed);
       // The exit code is SES's answer: 0 deleted there, 1 SES did not hold it.
-      process.exit(await sesRemoveCommand(process.env, address, { io, progress: false }));
+      exitWhenFlushed(await sesRemoveCommand(process.env, address, { io, progress: false }));
     });
   suppression
     .command('pull')
@@ -159,7 +160,7 @@ function addSuppressionCommands(program: Command, io: Io): void {
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       process.once('SIGTERM', () => abort.abort());
-      process.exit(
+      exitWhenFlushed(
         await sesPullCommand(process.env, options, {
           io,
           progress: options.progress,
@@ -176,7 +177,7 @@ function addSuppressionCommands(program: Command, io: Io): void {
     .option('--bulk', 'through S3 and SES import jobs (the way to seed a large list)')
     .option('--no-progress', 'no progress on stderr')
     .action(async (options: { bulk?: boolean; progress: boolean }) => {
-      process.exit(
+      exitWhenFlushed(
         await sesPushAllCommand(
           process.env,
           { bulk: options.bulk === true },

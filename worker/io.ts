@@ -35,3 +35,16 @@ export const processIo: Io = {
     return Buffer.concat(chunks).toString('utf8');
   },
 };
+
+/**
+ * Exits once stdout and stderr have handed the OS everything written to them. `process.exit`
+ * alone drops what a pipe has not taken yet: a piped `suppression export` ended short.
+ */
+export function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}

@@ -3,7 +3,8 @@
  * Complaint samples published through SNS to a running worker, then explained by
  * `GET /suppressions/{address}`; and the `ses-worker suppression` commands on the built CLI.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,7 +160,7 @@ describe('ses-worker suppression', () => {
     expect(cli(['add', 'x@example.com', '--scope', 'nowhere']).code).toBe(64);
   });
 
-  it('imports CSV (SES export headers too) idempotently, reports bad rows, and round-trips through export', () => {
+  it('imports CSV (SES export headers too) idempotently, reports bad rows, and round-trips through export', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ses-worker-import-'));
     const csv = join(dir, 'list.csv');
     const rows = Array.from(
@@ -207,5 +208,22 @@ describe('ses-worker suppression', () => {
       .split('\n');
     expect(csvExport[0]).toMatch(/^address,scope,reason,first_at,last_at,count,/);
     expect(csvExport).toHaveLength(1501);
+
+    // A reader slower than the export: stdout is read only once the command has said it is
+    // done, so whatever a pipe had not taken by then is lost unless the exit waits for it.
+    const slow = spawn(process.execPath, [CLI, 'suppression', 'export', '--format', 'csv'], {
+      env: env(),
+    });
+    slow.stdout.pause();
+    let stderr = '';
+    slow.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      if (stderr.includes('exported 3000 entries')) slow.stdout.resume();
+    });
+    let piped = '';
+    slow.stdout.on('data', (chunk: Buffer) => (piped += chunk.toString('utf8')));
+    const [code] = (await once(slow, 'close')) as [number];
+    expect(code).toBe(0);
+    expect(piped.trim().split('\n')).toHaveLength(3001);
   });
 });
