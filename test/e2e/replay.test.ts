@@ -80,7 +80,7 @@ describe('usage errors: exit 64 before anything is read or moved', () => {
     [['replay-failed'], /^error: required option '--queue <queue>' not specified$/m],
     [
       ['replay-failed', '--queue', 'smtp'],
-      /^error: option '--queue <queue>' argument 'smtp' is invalid\. Allowed choices are suppression, inbound, metrics\.$/m,
+      /^error: option '--queue <queue>' argument 'smtp' is invalid\. Allowed choices are suppression, inbound, metrics, ses-sync\.$/m,
     ],
   ])('%j', (args, message) => {
     const { code, stdout, stderr } = run(args, env);
