@@ -97,7 +97,10 @@ export interface InboundJob {
 /** Where a forward job reads the raw message: the notification's content, or S3. */
 export type RawMessageSource =
   | { readonly type: 'content'; readonly content: string; readonly encoding: 'UTF8' | 'BASE64' }
-  | { readonly type: 's3'; readonly bucketName: string; readonly objectKey: string };
+  | { readonly type: 's3'; readonly bucketName: string; readonly objectKey: string }
+  // The content, dropped from a completed job once its copy was sent: the job stays for its id
+  // (the dedupe window), the message does not.
+  | { readonly type: 'released' };
 
 /**
  * One received message to one forwarding target (`inbound` queue, job name `forward`), fanned

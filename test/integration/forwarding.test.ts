@@ -14,6 +14,7 @@ import { createSesTopology, type SesTopology } from '../../adapters/emulator/top
 import { firstMailbox } from '../../domain/forwarding/mailbox';
 import { forwardJobId } from '../../domain/forwarding/policy';
 import type { EmailAddress } from '../../domain/address';
+import type { ForwardJob, InboundJob } from '../../domain/jobs';
 import { loadConfig } from '../../worker/config';
 import { startWorker, type RunningWorker } from '../../worker/main';
 import { eventually } from '../support/await';
@@ -162,7 +163,11 @@ describe('inbound forwarding', () => {
       const { state, job } = await finished(r, forwardId(messageId, target));
       expect(state).toBe('completed');
       expect(job.returnvalue).toMatchObject({ outcome: 'forwarded' });
+      // Kept for its id (the dedupe window), without the message.
+      expect((job.data as ForwardJob).source).toEqual({ type: 'released' });
     }
+    const { job: receivedJob } = await finished(r, receivedId(messageId));
+    expect((receivedJob.data as InboundJob).content).toBeNull();
     expect(smtp.accepted).toHaveLength(2);
     const original = splitMessage(rawContent('received-sns-utf8.json'));
 

@@ -51,6 +51,26 @@ export interface JobContext {
   readonly opts: { readonly attempts?: number };
   /** Appends a line to the job's log in Redis (kept with the job, not in the process logs). */
   log(row: string): Promise<unknown>;
+  /** Replaces the job's data in Redis (BullMQ's `Job.updateData`). */
+  updateData(data: unknown): Promise<unknown>;
+}
+
+/**
+ * Drops a job's message content once nothing needs it, so a completed job keeps only its id
+ * for the dedupe window. Best effort: the work is done, and a failed drop only keeps the
+ * content until the job is removed.
+ */
+export async function releaseContent(
+  context: JobContext,
+  data: unknown,
+  log: Logger,
+  sesMessageId: string,
+): Promise<void> {
+  try {
+    await context.updateData(data);
+  } catch (error) {
+    log.warn({ sesMessageId, err: loggableError(error) }, 'could not release the message content');
+  }
 }
 
 export interface ForwardResult {
@@ -76,6 +96,9 @@ export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log
   };
 
   const readRaw = async (source: RawMessageSource, sesMessageId: string): Promise<Read> => {
+    if (source.type === 'released') {
+      throw permanent('missing', sesMessageId, 'the message content was released after sending');
+    }
     if (source.type === 'content') {
       const bytes = Buffer.from(source.content, source.encoding === 'BASE64' ? 'base64' : 'utf8');
       return bytes.length > config.maxBytes
@@ -106,12 +129,18 @@ export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log
     return result;
   };
 
+  const releaseSource = (job: ForwardJob, context: JobContext): Promise<void> =>
+    job.source.type === 'content'
+      ? releaseContent(context, { ...job, source: { type: 'released' } }, log, job.sesMessageId)
+      : Promise.resolve();
+
   const forward = async (job: ForwardJob, context: JobContext): Promise<ForwardResult> => {
     const copyId = context.id ?? `${job.sesMessageId}/${job.target}`;
     const earlier = await forwarder.sentCopies.sentBefore(copyId);
     if (earlier !== null) {
       // Counted when it was sent; this run only finishes the job.
       log.info({ sesMessageId: job.sesMessageId }, 'forward already sent by an earlier run');
+      await releaseSource(job, context);
       return { outcome: 'forwarded', response: earlier, alreadySent: true };
     }
     const raw = await readRaw(job.source, job.sesMessageId);
@@ -164,6 +193,8 @@ export function makeForwardProcessor(forwarder: Forwarder, metrics: Metrics, log
     if (sent.ok) {
       try {
         await forwarder.sentCopies.record(copyId, sent.response);
+        // Only a recorded copy lets go of the message: a run after an unrecorded send needs it.
+        await releaseSource(job, context);
       } catch (error) {
         // The copy is out; failing the job now would only send it again.
         log.warn(

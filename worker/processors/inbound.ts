@@ -16,6 +16,7 @@ import { planForwarding, type ForwardOutcome } from '../../domain/forwarding/pol
 import type { ForwardJob, InboundJob } from '../../domain/jobs';
 import {
   makeForwardProcessor,
+  releaseContent,
   type ForwardResult,
   type Forwarder,
   type JobContext,
@@ -51,7 +52,7 @@ export function makeInboundProcessor(deps: InboundProcessorDeps) {
   }
   const forward = forwarder === null ? null : makeForwardProcessor(forwarder, metrics, log);
 
-  const received = async (job: InboundJob): Promise<ReceivedResult> => {
+  const received = async (job: InboundJob, context: JobContext): Promise<ReceivedResult> => {
     const about = {
       sesMessageId: job.sesMessageId,
       recipients: job.recipients.length,
@@ -74,6 +75,10 @@ export function makeInboundProcessor(deps: InboundProcessorDeps) {
     const { failed } = await forwarder.fanOut.enqueue(plan.jobs);
     const failure = failed.values().next();
     if (!failure.done) throw new Error(`adding forward jobs failed: ${failure.value.message}`);
+    // Each forward job carries its own copy; this one is not read again.
+    if (job.content !== null) {
+      await releaseContent(context, { ...job, content: null }, log, job.sesMessageId);
+    }
     metrics.inboundReceived.inc({ action: job.action.type });
     log.info({ ...about, forwards: plan.jobs.length }, 'received mail: forwarding');
     return { outcome: 'fannedOut', forwards: plan.jobs.length };
@@ -85,7 +90,7 @@ export function makeInboundProcessor(deps: InboundProcessorDeps) {
   ): Promise<ReceivedResult | ForwardResult> => {
     switch (job.name) {
       case 'received':
-        return received(data as InboundJob);
+        return received(data as InboundJob, job);
       case 'forward':
         if (forward === null) {
           // Forwarding was switched off after the job was added: keep it for replay-failed.

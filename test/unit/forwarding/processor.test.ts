@@ -58,6 +58,8 @@ interface Harness {
   added: JobSpec[];
   sent: { from: string; to: string; message: Buffer }[];
   jobLog: string[];
+  /** Each job's data as the processor replaced it (`updateData`), by job name. */
+  updated: { name: string; data: unknown }[];
   process: ReturnType<typeof makeInboundProcessor>;
   run(name: string, data: InboundJob | ForwardJob, attemptsMade?: number): Promise<unknown>;
   outcomes(): Promise<Record<string, number>>;
@@ -74,6 +76,7 @@ function harness(options: {
   const added: JobSpec[] = [];
   const sent: Harness['sent'] = [];
   const jobLog: string[] = [];
+  const updated: Harness['updated'] = [];
   const replies = [...(options.replies ?? [])];
   const fanOut: JobSink = {
     enqueue(jobs) {
@@ -124,12 +127,14 @@ function harness(options: {
     attemptsMade,
     opts: { attempts: 3 },
     log: (row) => Promise.resolve(jobLog.push(row)),
+    updateData: (replaced) => Promise.resolve(updated.push({ name, data: replaced })),
   });
   return {
     metrics,
     added,
     sent,
     jobLog,
+    updated,
     process,
     run: (name, data, attemptsMade = 0) => process(data, context(name, attemptsMade, data)),
     async outcomes() {
@@ -177,6 +182,13 @@ describe('received jobs', () => {
       ['forward', 'inbound/forward/36ldvptflevkeh1bkqq9cctkqkqqgfuo23lqpc1v/ops@example.net'],
     ]);
     expect(await h.outcomes()).toEqual({});
+    // The forward job carries its own copy: the received job keeps no content once fanned out.
+    expect(h.updated).toEqual([
+      {
+        name: 'received',
+        data: { ...inboundJob('receiving/received-sns-utf8.json'), content: null },
+      },
+    ]);
   });
 
   it('a failed add throws, so the job is retried', async () => {
@@ -221,11 +233,22 @@ describe('forward jobs', () => {
     });
     expect(h.sent).toHaveLength(1);
     expect(await h.outcomes()).toEqual({ forwarded: 1 });
+    // Sent: the job keeps its id for the dedupe window, not the message.
+    expect(h.updated).toEqual([
+      { name: 'forward', data: { ...contentJob(), source: { type: 'released' } } },
+      { name: 'forward', data: { ...contentJob(), source: { type: 'released' } } },
+    ]);
+    // A released job with no record of its copy cannot send an empty message: it fails for good.
+    await expect(
+      h.run('forward', { ...contentJob(), source: { type: 'released' } }, 2),
+    ).rejects.toThrow('the message content was released after sending');
   });
 
   it('a send that failed is not recorded: the retry sends', async () => {
     const h = harness({ replies: [failure(451, 'EENVELOPE', '451 try later')] });
     await expect(h.run('forward', contentJob())).rejects.toThrow(/451/);
+    // Not sent yet: the content stays for the retry.
+    expect(h.updated).toEqual([]);
     expect(await h.run('forward', contentJob(), 1)).toMatchObject({ outcome: 'forwarded' });
     expect(h.sent).toHaveLength(2);
   });
