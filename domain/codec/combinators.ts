@@ -45,6 +45,57 @@ export const WellFormedText = new t.Type<string, string, unknown>(
   t.identity,
 );
 
+/**
+ * Codecs whose `validate` ignores its context on success and, on failure, only appends entries
+ * to it (io-ts's own scalars, ours below). A struct, array or record validates such a field
+ * against its own context and adds the field's entry only to the errors (`withEntry`): the
+ * context array io-ts would copy for every field of every message is then built only for
+ * failures. `jsonFromString` rewrites its context's last entry, so it is never one of them.
+ */
+const contextFree = new WeakSet<t.Mixed>();
+export const markContextFree = <C extends t.Mixed>(codec: C): C => {
+  contextFree.add(codec);
+  return codec;
+};
+const ignoresContext = (codec: t.Mixed): boolean =>
+  codec instanceof t.StringType ||
+  codec instanceof t.BooleanType ||
+  codec instanceof t.NumberType ||
+  codec instanceof t.LiteralType ||
+  codec instanceof StructType ||
+  codec instanceof ArrayOfType ||
+  contextFree.has(codec) ||
+  (codec instanceof OptionalType && ignoresContext(codec.inner as t.Mixed));
+
+/** `errors` from validating against `c`, as if validated against `c` + `{ key, codec, value }`. */
+const withEntry = (
+  errors: t.Errors,
+  c: t.Context,
+  key: string | number,
+  codec: t.Mixed,
+  value: unknown,
+): t.ValidationError[] => {
+  const entry: t.ContextEntry = { key: String(key), type: codec, actual: value };
+  return errors.map((error) => ({
+    ...error,
+    context: [...c, entry, ...error.context.slice(c.length)],
+  }));
+};
+
+/** `codec.validate` of a field, item or map value at `key` under `c`. */
+const validateAt = (
+  codec: t.Mixed,
+  contextFreeCodec: boolean,
+  value: unknown,
+  c: t.Context,
+  key: string | number,
+): t.Validation<unknown> => {
+  if (!contextFreeCodec)
+    return codec.validate(value, t.appendContext(c, String(key), codec, value));
+  const result = codec.validate(value, c);
+  return result._tag === 'Left' ? t.failures(withEntry(result.left, c, key, codec, value)) : result;
+};
+
 const illFormed = (value: unknown): boolean =>
   typeof value === 'string' && !isWellFormedText(value);
 
@@ -92,13 +143,15 @@ export const optionalOrNull = <C extends t.Mixed>(codec: C): OptionalType<C> =>
   new OptionalType(codec, true);
 
 /** A value that may be JSON `null` (SNS sends `"Subject": null`, SES `"complaintSubType": null`). */
-export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, unknown> =>
-  new t.Type<t.TypeOf<C> | null, unknown>(
+export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, unknown> => {
+  const type = new t.Type<t.TypeOf<C> | null, unknown>(
     codec.name,
     (u): u is t.TypeOf<C> | null => u === null || codec.is(u),
     (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
     t.identity,
   );
+  return ignoresContext(codec) ? markContextFree(type) : type;
+};
 
 type Props = Readonly<Record<string, t.Mixed>>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -123,6 +176,7 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
         codec,
         isOptional: codec instanceof OptionalType,
         fast: passesUnchanged(codec),
+        free: ignoresContext(codec),
       };
     });
     super(
@@ -136,7 +190,7 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
         if (!isPlainObject(u)) return t.failure(u, c);
         const out: Record<string, unknown> = {};
         let errors: t.ValidationError[] | undefined;
-        for (const { key, codec, isOptional, fast } of fields) {
+        for (const { key, codec, isOptional, fast, free } of fields) {
           const value = hasOwn(u, key) ? u[key] : undefined;
           if (value === undefined && isOptional) continue;
           if (fast && codec.is(value)) {
@@ -144,7 +198,7 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
             else out[key] = value;
             continue;
           }
-          const result = codec.validate(value, t.appendContext(c, key, codec, value));
+          const result = validateAt(codec, free, value, c, key);
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
           } else if (illFormed(result.right)) {
@@ -168,6 +222,7 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
   readonly _tag = 'ArrayOfType' as const;
   constructor(readonly item: C) {
     const fast = passesUnchanged(item);
+    const free = ignoresContext(item);
     const is = (u: unknown): u is t.TypeOf<C>[] => Array.isArray(u) && u.every((v) => item.is(v));
     super(
       'array',
@@ -180,13 +235,13 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
         let errors: t.ValidationError[] | undefined;
         for (let i = 0; i < u.length; i++) {
           const value: unknown = u[i];
-          const result = item.validate(value, t.appendContext(c, String(i), item, value));
+          const result = validateAt(item, free, value, c, i);
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
           } else if (illFormed(result.right)) {
             (errors ??= []).push(illFormedFailure(result.right, c, String(i)));
           } else {
-            out.push(result.right as t.TypeOf<C>);
+            out.push(result.right);
           }
         }
         return errors === undefined ? t.success(out) : t.failures(errors);
@@ -203,30 +258,33 @@ export const record = <C extends t.Mixed>(
   codec: C,
 ): t.Type<Record<string, t.TypeOf<C>>, unknown> => {
   const fast = passesUnchanged(codec);
-  return new t.Type<Record<string, t.TypeOf<C>>, unknown>(
-    'object',
-    (u): u is Record<string, t.TypeOf<C>> =>
-      isPlainObject(u) && Object.values(u).every((v) => codec.is(v)),
-    (u, c) => {
-      if (!isPlainObject(u)) return t.failure(u, c);
-      // A prototype-less result: a "__proto__" key stays an ordinary entry.
-      const out = Object.create(null) as Record<string, t.TypeOf<C>>;
-      for (const key of Object.keys(u)) {
-        const value = u[key];
-        if (illFormed(key)) return t.failures([illFormedFailure(key, c, key)]);
-        if (fast && codec.is(value)) {
-          if (illFormed(value)) return t.failures([illFormedFailure(value, c, key)]);
-          out[key] = value as t.TypeOf<C>;
-          continue;
+  const free = ignoresContext(codec);
+  return markContextFree(
+    new t.Type<Record<string, t.TypeOf<C>>, unknown>(
+      'object',
+      (u): u is Record<string, t.TypeOf<C>> =>
+        isPlainObject(u) && Object.values(u).every((v) => codec.is(v)),
+      (u, c) => {
+        if (!isPlainObject(u)) return t.failure(u, c);
+        // A prototype-less result: a "__proto__" key stays an ordinary entry.
+        const out = Object.create(null) as Record<string, t.TypeOf<C>>;
+        for (const key of Object.keys(u)) {
+          const value = u[key];
+          if (illFormed(key)) return t.failures([illFormedFailure(key, c, key)]);
+          if (fast && codec.is(value)) {
+            if (illFormed(value)) return t.failures([illFormedFailure(value, c, key)]);
+            out[key] = value as t.TypeOf<C>;
+            continue;
+          }
+          const result = validateAt(codec, free, value, c, key);
+          if (result._tag === 'Left') return result;
+          if (illFormed(result.right)) return t.failures([illFormedFailure(result.right, c, key)]);
+          out[key] = result.right;
         }
-        const result = codec.validate(value, t.appendContext(c, key, codec, value));
-        if (result._tag === 'Left') return result;
-        if (illFormed(result.right)) return t.failures([illFormedFailure(result.right, c, key)]);
-        out[key] = result.right as t.TypeOf<C>;
-      }
-      return t.success(out);
-    },
-    t.identity,
+        return t.success(out);
+      },
+      t.identity,
+    ),
   );
 };
 
@@ -239,12 +297,14 @@ const quoteAll = (values: readonly string[]): string => values.map((v) => `"${v}
 export const enumOf = <V extends string>(values: readonly V[]): t.Type<V, string, unknown> => {
   const known = new Set<string>(values);
   const is = (u: unknown): u is V => typeof u === 'string' && known.has(u);
-  return markPassThrough(
-    new t.Type<V, string, unknown>(
-      quoteAll(values),
-      is,
-      (u, c) => (is(u) ? t.success(u) : t.failure(u, c)),
-      t.identity,
+  return markContextFree(
+    markPassThrough(
+      new t.Type<V, string, unknown>(
+        quoteAll(values),
+        is,
+        (u, c) => (is(u) ? t.success(u) : t.failure(u, c)),
+        t.identity,
+      ),
     ),
   );
 };
@@ -262,12 +322,14 @@ export type Unrecognised = string & { readonly [unrecognised]: true };
 export const openEnum = <V extends string>(
   values: readonly V[],
 ): t.Type<V | Unrecognised, string, unknown> =>
-  markPassThrough(
-    new t.Type<V | Unrecognised, string, unknown>(
-      `${quoteAll(values)} | string`,
-      (u): u is V | Unrecognised => typeof u === 'string',
-      (u, c) => (typeof u === 'string' ? t.success(u as V | Unrecognised) : t.failure(u, c)),
-      t.identity,
+  markContextFree(
+    markPassThrough(
+      new t.Type<V | Unrecognised, string, unknown>(
+        `${quoteAll(values)} | string`,
+        (u): u is V | Unrecognised => typeof u === 'string',
+        (u, c) => (typeof u === 'string' ? t.success(u as V | Unrecognised) : t.failure(u, c)),
+        t.identity,
+      ),
     ),
   );
 
