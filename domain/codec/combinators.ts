@@ -82,17 +82,21 @@ const withEntry = (
   }));
 };
 
-/** `codec.validate` of a field, item or map value at `key` under `c`. */
+/**
+ * `codec.validate` of a field, item or map value at `key` under `c`, run by `validator`: the
+ * codec itself, or the inner codec of an `OptionalType` once its value is known to be present.
+ */
 const validateAt = (
   codec: t.Mixed,
+  validator: t.Mixed,
   contextFreeCodec: boolean,
   value: unknown,
   c: t.Context,
   key: string | number,
 ): t.Validation<unknown> => {
   if (!contextFreeCodec)
-    return codec.validate(value, t.appendContext(c, String(key), codec, value));
-  const result = codec.validate(value, c);
+    return validator.validate(value, t.appendContext(c, String(key), codec, value));
+  const result = validator.validate(value, c);
   return result._tag === 'Left' ? t.failures(withEntry(result.left, c, key, codec, value)) : result;
 };
 
@@ -175,8 +179,15 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
         key,
         codec,
         isOptional: codec instanceof OptionalType,
+        nullMeansAbsent: codec instanceof OptionalType && codec.nullMeansAbsent,
+        // Plain text, by far the commonest field: tested inline rather than through `codec.is`.
+        isText:
+          codec instanceof t.StringType ||
+          (codec instanceof OptionalType && codec.inner instanceof t.StringType),
         fast: passesUnchanged(codec),
         free: ignoresContext(codec),
+        // A present value of an optional field goes straight to the inner codec.
+        validator: codec instanceof OptionalType ? (codec.inner as t.Mixed) : codec,
       };
     });
     super(
@@ -190,15 +201,17 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
         if (!isPlainObject(u)) return t.failure(u, c);
         const out: Record<string, unknown> = {};
         let errors: t.ValidationError[] | undefined;
-        for (const { key, codec, isOptional, fast, free } of fields) {
+        for (const field of fields) {
+          const { key, codec } = field;
           const value = hasOwn(u, key) ? u[key] : undefined;
-          if (value === undefined && isOptional) continue;
-          if (fast && codec.is(value)) {
+          if (value === undefined ? field.isOptional : value === null && field.nullMeansAbsent)
+            continue;
+          if (field.isText ? typeof value === 'string' : field.fast && codec.is(value)) {
             if (illFormed(value)) (errors ??= []).push(illFormedFailure(value, c, key));
             else out[key] = value;
             continue;
           }
-          const result = validateAt(codec, free, value, c, key);
+          const result = validateAt(codec, field.validator, field.free, value, c, key);
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
           } else if (illFormed(result.right)) {
@@ -224,18 +237,21 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
     const fast = passesUnchanged(item);
     const free = ignoresContext(item);
     const is = (u: unknown): u is t.TypeOf<C>[] => Array.isArray(u) && u.every((v) => item.is(v));
+    const allPassUnchanged = (u: readonly unknown[]): boolean => {
+      for (const value of u) if (!item.is(value) || illFormed(value)) return false;
+      return true;
+    };
     super(
       'array',
       is,
       (u, c) => {
         if (!Array.isArray(u)) return t.failure(u, c);
-        if (fast && u.every((v) => item.is(v) && !illFormed(v)))
-          return t.success(u as t.TypeOf<C>[]);
+        if (fast && allPassUnchanged(u)) return t.success(u as t.TypeOf<C>[]);
         const out: t.TypeOf<C>[] = [];
         let errors: t.ValidationError[] | undefined;
         for (let i = 0; i < u.length; i++) {
           const value: unknown = u[i];
-          const result = validateAt(item, free, value, c, i);
+          const result = validateAt(item, item, free, value, c, i);
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
           } else if (illFormed(result.right)) {
@@ -276,7 +292,7 @@ export const record = <C extends t.Mixed>(
             out[key] = value as t.TypeOf<C>;
             continue;
           }
-          const result = validateAt(codec, free, value, c, key);
+          const result = validateAt(codec, codec, free, value, c, key);
           if (result._tag === 'Left') return result;
           if (illFormed(result.right)) return t.failures([illFormedFailure(result.right, c, key)]);
           out[key] = result.right;
