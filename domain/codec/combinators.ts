@@ -237,8 +237,12 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
     const fast = passesUnchanged(item);
     const free = ignoresContext(item);
     const is = (u: unknown): u is t.TypeOf<C>[] => Array.isArray(u) && u.every((v) => item.is(v));
+    const itemIsText = item instanceof t.StringType;
     const allPassUnchanged = (u: readonly unknown[]): boolean => {
-      for (const value of u) if (!item.is(value) || illFormed(value)) return false;
+      for (const value of u) {
+        if (itemIsText ? typeof value !== 'string' : !item.is(value)) return false;
+        if (illFormed(value)) return false;
+      }
       return true;
     };
     super(
