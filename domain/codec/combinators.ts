@@ -154,6 +154,7 @@ export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null
     (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
     t.identity,
   );
+  if (passesUnchanged(codec)) markPassThrough(type);
   return ignoresContext(codec) ? markContextFree(type) : type;
 };
 
