@@ -42,5 +42,7 @@ export function normalizeEmailAddress(raw: string): EmailAddress | null {
 
 /** Normalised addresses, each once, sorted: the `recipients` of a domain event. */
 export function uniqueSortedAddresses(addresses: Iterable<EmailAddress>): EmailAddress[] {
+  // Most events name one recipient: nothing to deduplicate or sort.
+  if (Array.isArray(addresses) && addresses.length < 2) return [...(addresses as EmailAddress[])];
   return [...new Set(addresses)].sort();
 }

@@ -45,6 +45,61 @@ export const WellFormedText = new t.Type<string, string, unknown>(
   t.identity,
 );
 
+/**
+ * Codecs whose `validate` ignores its context on success and, on failure, only appends entries
+ * to it (io-ts's own scalars, ours below). A struct, array or record validates such a field
+ * against its own context and adds the field's entry only to the errors (`withEntry`): the
+ * context array io-ts would copy for every field of every message is then built only for
+ * failures. `jsonFromString` rewrites its context's last entry, so it is never one of them.
+ */
+const contextFree = new WeakSet<t.Mixed>();
+export const markContextFree = <C extends t.Mixed>(codec: C): C => {
+  contextFree.add(codec);
+  return codec;
+};
+const ignoresContext = (codec: t.Mixed): boolean =>
+  codec instanceof t.StringType ||
+  codec instanceof t.BooleanType ||
+  codec instanceof t.NumberType ||
+  codec instanceof t.LiteralType ||
+  codec instanceof StructType ||
+  codec instanceof ArrayOfType ||
+  contextFree.has(codec) ||
+  (codec instanceof OptionalType && ignoresContext(codec.inner as t.Mixed));
+
+/** `errors` from validating against `c`, as if validated against `c` + `{ key, codec, value }`. */
+const withEntry = (
+  errors: t.Errors,
+  c: t.Context,
+  key: string | number,
+  codec: t.Mixed,
+  value: unknown,
+): t.ValidationError[] => {
+  const entry: t.ContextEntry = { key: String(key), type: codec, actual: value };
+  return errors.map((error) => ({
+    ...error,
+    context: [...c, entry, ...error.context.slice(c.length)],
+  }));
+};
+
+/**
+ * `codec.validate` of a field, item or map value at `key` under `c`, run by `validator`: the
+ * codec itself, or the inner codec of an `OptionalType` once its value is known to be present.
+ */
+const validateAt = (
+  codec: t.Mixed,
+  validator: t.Mixed,
+  contextFreeCodec: boolean,
+  value: unknown,
+  c: t.Context,
+  key: string | number,
+): t.Validation<unknown> => {
+  if (!contextFreeCodec)
+    return validator.validate(value, t.appendContext(c, String(key), codec, value));
+  const result = validator.validate(value, c);
+  return result._tag === 'Left' ? t.failures(withEntry(result.left, c, key, codec, value)) : result;
+};
+
 const illFormed = (value: unknown): boolean =>
   typeof value === 'string' && !isWellFormedText(value);
 
@@ -92,13 +147,16 @@ export const optionalOrNull = <C extends t.Mixed>(codec: C): OptionalType<C> =>
   new OptionalType(codec, true);
 
 /** A value that may be JSON `null` (SNS sends `"Subject": null`, SES `"complaintSubType": null`). */
-export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, unknown> =>
-  new t.Type<t.TypeOf<C> | null, unknown>(
+export const nullable = <C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, unknown> => {
+  const type = new t.Type<t.TypeOf<C> | null, unknown>(
     codec.name,
     (u): u is t.TypeOf<C> | null => u === null || codec.is(u),
     (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
     t.identity,
   );
+  if (passesUnchanged(codec)) markPassThrough(type);
+  return ignoresContext(codec) ? markContextFree(type) : type;
+};
 
 type Props = Readonly<Record<string, t.Mixed>>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -122,7 +180,15 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
         key,
         codec,
         isOptional: codec instanceof OptionalType,
+        nullMeansAbsent: codec instanceof OptionalType && codec.nullMeansAbsent,
+        // Plain text, by far the commonest field: tested inline rather than through `codec.is`.
+        isText:
+          codec instanceof t.StringType ||
+          (codec instanceof OptionalType && codec.inner instanceof t.StringType),
         fast: passesUnchanged(codec),
+        free: ignoresContext(codec),
+        // A present value of an optional field goes straight to the inner codec.
+        validator: codec instanceof OptionalType ? (codec.inner as t.Mixed) : codec,
       };
     });
     super(
@@ -136,15 +202,17 @@ export class StructType<P extends Props> extends t.Type<StructOf<P>, unknown, un
         if (!isPlainObject(u)) return t.failure(u, c);
         const out: Record<string, unknown> = {};
         let errors: t.ValidationError[] | undefined;
-        for (const { key, codec, isOptional, fast } of fields) {
+        for (const field of fields) {
+          const { key, codec } = field;
           const value = hasOwn(u, key) ? u[key] : undefined;
-          if (value === undefined && isOptional) continue;
-          if (fast && codec.is(value)) {
+          if (value === undefined ? field.isOptional : value === null && field.nullMeansAbsent)
+            continue;
+          if (field.isText ? typeof value === 'string' : field.fast && codec.is(value)) {
             if (illFormed(value)) (errors ??= []).push(illFormedFailure(value, c, key));
             else out[key] = value;
             continue;
           }
-          const result = codec.validate(value, t.appendContext(c, key, codec, value));
+          const result = validateAt(codec, field.validator, field.free, value, c, key);
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
           } else if (illFormed(result.right)) {
@@ -168,25 +236,33 @@ export class ArrayOfType<C extends t.Mixed> extends t.Type<t.TypeOf<C>[], unknow
   readonly _tag = 'ArrayOfType' as const;
   constructor(readonly item: C) {
     const fast = passesUnchanged(item);
+    const free = ignoresContext(item);
     const is = (u: unknown): u is t.TypeOf<C>[] => Array.isArray(u) && u.every((v) => item.is(v));
+    const itemIsText = item instanceof t.StringType;
+    const allPassUnchanged = (u: readonly unknown[]): boolean => {
+      for (const value of u) {
+        if (itemIsText ? typeof value !== 'string' : !item.is(value)) return false;
+        if (illFormed(value)) return false;
+      }
+      return true;
+    };
     super(
       'array',
       is,
       (u, c) => {
         if (!Array.isArray(u)) return t.failure(u, c);
-        if (fast && u.every((v) => item.is(v) && !illFormed(v)))
-          return t.success(u as t.TypeOf<C>[]);
+        if (fast && allPassUnchanged(u)) return t.success(u as t.TypeOf<C>[]);
         const out: t.TypeOf<C>[] = [];
         let errors: t.ValidationError[] | undefined;
         for (let i = 0; i < u.length; i++) {
           const value: unknown = u[i];
-          const result = item.validate(value, t.appendContext(c, String(i), item, value));
+          const result = validateAt(item, item, free, value, c, i);
           if (result._tag === 'Left') {
             errors = errors === undefined ? [...result.left] : errors.concat(result.left);
           } else if (illFormed(result.right)) {
             (errors ??= []).push(illFormedFailure(result.right, c, String(i)));
           } else {
-            out.push(result.right as t.TypeOf<C>);
+            out.push(result.right);
           }
         }
         return errors === undefined ? t.success(out) : t.failures(errors);
@@ -203,30 +279,33 @@ export const record = <C extends t.Mixed>(
   codec: C,
 ): t.Type<Record<string, t.TypeOf<C>>, unknown> => {
   const fast = passesUnchanged(codec);
-  return new t.Type<Record<string, t.TypeOf<C>>, unknown>(
-    'object',
-    (u): u is Record<string, t.TypeOf<C>> =>
-      isPlainObject(u) && Object.values(u).every((v) => codec.is(v)),
-    (u, c) => {
-      if (!isPlainObject(u)) return t.failure(u, c);
-      // A prototype-less result: a "__proto__" key stays an ordinary entry.
-      const out = Object.create(null) as Record<string, t.TypeOf<C>>;
-      for (const key of Object.keys(u)) {
-        const value = u[key];
-        if (illFormed(key)) return t.failures([illFormedFailure(key, c, key)]);
-        if (fast && codec.is(value)) {
-          if (illFormed(value)) return t.failures([illFormedFailure(value, c, key)]);
-          out[key] = value as t.TypeOf<C>;
-          continue;
+  const free = ignoresContext(codec);
+  return markContextFree(
+    new t.Type<Record<string, t.TypeOf<C>>, unknown>(
+      'object',
+      (u): u is Record<string, t.TypeOf<C>> =>
+        isPlainObject(u) && Object.values(u).every((v) => codec.is(v)),
+      (u, c) => {
+        if (!isPlainObject(u)) return t.failure(u, c);
+        // A prototype-less result: a "__proto__" key stays an ordinary entry.
+        const out = Object.create(null) as Record<string, t.TypeOf<C>>;
+        for (const key of Object.keys(u)) {
+          const value = u[key];
+          if (illFormed(key)) return t.failures([illFormedFailure(key, c, key)]);
+          if (fast && codec.is(value)) {
+            if (illFormed(value)) return t.failures([illFormedFailure(value, c, key)]);
+            out[key] = value as t.TypeOf<C>;
+            continue;
+          }
+          const result = validateAt(codec, codec, free, value, c, key);
+          if (result._tag === 'Left') return result;
+          if (illFormed(result.right)) return t.failures([illFormedFailure(result.right, c, key)]);
+          out[key] = result.right;
         }
-        const result = codec.validate(value, t.appendContext(c, key, codec, value));
-        if (result._tag === 'Left') return result;
-        if (illFormed(result.right)) return t.failures([illFormedFailure(result.right, c, key)]);
-        out[key] = result.right as t.TypeOf<C>;
-      }
-      return t.success(out);
-    },
-    t.identity,
+        return t.success(out);
+      },
+      t.identity,
+    ),
   );
 };
 
@@ -239,12 +318,14 @@ const quoteAll = (values: readonly string[]): string => values.map((v) => `"${v}
 export const enumOf = <V extends string>(values: readonly V[]): t.Type<V, string, unknown> => {
   const known = new Set<string>(values);
   const is = (u: unknown): u is V => typeof u === 'string' && known.has(u);
-  return markPassThrough(
-    new t.Type<V, string, unknown>(
-      quoteAll(values),
-      is,
-      (u, c) => (is(u) ? t.success(u) : t.failure(u, c)),
-      t.identity,
+  return markContextFree(
+    markPassThrough(
+      new t.Type<V, string, unknown>(
+        quoteAll(values),
+        is,
+        (u, c) => (is(u) ? t.success(u) : t.failure(u, c)),
+        t.identity,
+      ),
     ),
   );
 };
@@ -262,12 +343,14 @@ export type Unrecognised = string & { readonly [unrecognised]: true };
 export const openEnum = <V extends string>(
   values: readonly V[],
 ): t.Type<V | Unrecognised, string, unknown> =>
-  markPassThrough(
-    new t.Type<V | Unrecognised, string, unknown>(
-      `${quoteAll(values)} | string`,
-      (u): u is V | Unrecognised => typeof u === 'string',
-      (u, c) => (typeof u === 'string' ? t.success(u as V | Unrecognised) : t.failure(u, c)),
-      t.identity,
+  markContextFree(
+    markPassThrough(
+      new t.Type<V | Unrecognised, string, unknown>(
+        `${quoteAll(values)} | string`,
+        (u): u is V | Unrecognised => typeof u === 'string',
+        (u, c) => (typeof u === 'string' ? t.success(u as V | Unrecognised) : t.failure(u, c)),
+        t.identity,
+      ),
     ),
   );
 

@@ -1,5 +1,6 @@
 import * as t from 'io-ts';
 import { normalizeEmailAddress, type EmailAddress } from '../address';
+import { markContextFree } from './combinators';
 
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? ?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
@@ -71,41 +72,47 @@ function parseSesTimestamp(text: string): number {
 }
 
 /** An ISO 8601 date-time string (`2017-08-05T00:41:02.669Z`) decoded to a `Date`. */
-export const IsoDateTime = new t.Type<Date, string, unknown>(
-  'ISO 8601 date-time',
-  (u): u is Date => u instanceof Date && !Number.isNaN(u.getTime()),
-  (u, c) => {
-    if (typeof u !== 'string') return t.failure(u, c);
-    const instant = parseIsoDateTime(u);
-    return Number.isNaN(instant) ? t.failure(u, c) : t.success(new Date(instant));
-  },
-  (date) => date.toISOString(),
+export const IsoDateTime = markContextFree(
+  new t.Type<Date, string, unknown>(
+    'ISO 8601 date-time',
+    (u): u is Date => u instanceof Date && !Number.isNaN(u.getTime()),
+    (u, c) => {
+      if (typeof u !== 'string') return t.failure(u, c);
+      const instant = parseIsoDateTime(u);
+      return Number.isNaN(instant) ? t.failure(u, c) : t.success(new Date(instant));
+    },
+    (date) => date.toISOString(),
+  ),
 );
 
 /** An address as SES gives it (`Name <User@Example.com>`) decoded to its normal form. */
-export const EmailAddressFromString = new t.Type<EmailAddress, string, unknown>(
-  'email address',
-  (u): u is EmailAddress => typeof u === 'string' && normalizeEmailAddress(u) === u,
-  (u, c) => {
-    if (typeof u !== 'string') return t.failure(u, c);
-    const address = normalizeEmailAddress(u);
-    return address === null ? t.failure(u, c) : t.success(address);
-  },
-  t.identity,
+export const EmailAddressFromString = markContextFree(
+  new t.Type<EmailAddress, string, unknown>(
+    'email address',
+    (u): u is EmailAddress => typeof u === 'string' && normalizeEmailAddress(u) === u,
+    (u, c) => {
+      if (typeof u !== 'string') return t.failure(u, c);
+      const address = normalizeEmailAddress(u);
+      return address === null ? t.failure(u, c) : t.success(address);
+    },
+    t.identity,
+  ),
 );
 
 /**
  * An envelope sender: `""` or `"<>"` is the null reverse-path of bounces and other DSNs
  * (RFC 5321 §4.5.5) and decodes to `null`; anything else must be an address.
  */
-export const MailFromAddress = new t.Type<EmailAddress | null, string, unknown>(
-  'email address or ""',
-  (u): u is EmailAddress | null => u === null || EmailAddressFromString.is(u),
-  (u, c) => {
-    if (typeof u === 'string' && (u.trim() === '' || u.trim() === '<>')) return t.success(null);
-    return EmailAddressFromString.validate(u, c);
-  },
-  (a) => a ?? '',
+export const MailFromAddress = markContextFree(
+  new t.Type<EmailAddress | null, string, unknown>(
+    'email address or ""',
+    (u): u is EmailAddress | null => u === null || EmailAddressFromString.is(u),
+    (u, c) => {
+      if (typeof u === 'string' && (u.trim() === '' || u.trim() === '<>')) return t.success(null);
+      return EmailAddressFromString.validate(u, c);
+    },
+    (a) => a ?? '',
+  ),
 );
 
 /**
@@ -139,25 +146,29 @@ export const jsonFromString = <C extends t.Mixed>(inner: C): t.Type<t.TypeOf<C>,
 export const NOT_JSON = 'notJson';
 
 /** A count SES documents as a string but sends as a number (`processingTimeMillis`). */
-export const NumberFromNumberOrString = new t.Type<number, number, unknown>(
-  'number',
-  (u): u is number => typeof u === 'number' && Number.isFinite(u),
-  (u, c) => {
-    if (typeof u === 'number' && Number.isFinite(u)) return t.success(u);
-    if (typeof u === 'string' && /^-?\d+(?:\.\d+)?$/.test(u.trim())) return t.success(Number(u));
-    return t.failure(u, c);
-  },
-  t.identity,
+export const NumberFromNumberOrString = markContextFree(
+  new t.Type<number, number, unknown>(
+    'number',
+    (u): u is number => typeof u === 'number' && Number.isFinite(u),
+    (u, c) => {
+      if (typeof u === 'number' && Number.isFinite(u)) return t.success(u);
+      if (typeof u === 'string' && /^-?\d+(?:\.\d+)?$/.test(u.trim())) return t.success(Number(u));
+      return t.failure(u, c);
+    },
+    t.identity,
+  ),
 );
 
 /** A flag SES documents as the string `"true"`/`"false"` and sends as a boolean. */
-export const BooleanFromBooleanOrString = new t.Type<boolean, boolean, unknown>(
-  'boolean',
-  (u): u is boolean => typeof u === 'boolean',
-  (u, c) => {
-    if (typeof u === 'boolean') return t.success(u);
-    if (u === 'true' || u === 'false') return t.success(u === 'true');
-    return t.failure(u, c);
-  },
-  t.identity,
+export const BooleanFromBooleanOrString = markContextFree(
+  new t.Type<boolean, boolean, unknown>(
+    'boolean',
+    (u): u is boolean => typeof u === 'boolean',
+    (u, c) => {
+      if (typeof u === 'boolean') return t.success(u);
+      if (u === 'true' || u === 'false') return t.success(u === 'true');
+      return t.failure(u, c);
+    },
+    t.identity,
+  ),
 );
