@@ -23,6 +23,7 @@ import type { SesSyncState } from '../adapters/redis/sesSyncState';
 import { SesRequestError, type SesSuppressionList } from '../adapters/ses/suppressionList';
 import type { EmailAddress } from '../domain/address';
 import type { SuppressionStore } from '../domain/ports';
+import { loggableError } from '../domain/redact';
 import { redactJobId } from '../domain/routing';
 import {
   deletesFromSes,
@@ -36,10 +37,6 @@ import {
 import type { SuppressionChange, SuppressionOutcome } from '../domain/suppression';
 
 export const SES_SYNC_QUEUE = 'ses-sync';
-
-/** A message with every address in it replaced: SES's errors and BullMQ's name them. */
-export const withoutAddresses = (text: string): string =>
-  text.replaceAll(/[^\s/:"'<>]+@[^\s/:"'<>]+/g, '<address>');
 
 export type SesSyncQueue = Queue<SesSyncJob, unknown, string>;
 
@@ -292,14 +289,14 @@ export function startSesSyncWorker(options: {
       {
         queue: SES_SYNC_QUEUE,
         jobId: job?.id === undefined ? undefined : redactJobId(job.id),
-        err: withoutAddresses(error.message),
+        err: loggableError(error),
       },
       `job ${final ? 'failed' : 'retrying'}`,
     );
   });
   // BullMQ's own errors name job ids ("could not renew lock for job …"), which hold addresses.
   worker.on('error', (error) =>
-    options.log.warn({ err: withoutAddresses(error.message) }, 'ses-sync worker error'),
+    options.log.warn({ err: loggableError(error) }, 'ses-sync worker error'),
   );
   return worker;
 }

@@ -34,9 +34,9 @@ import {
   addSesSyncJobs,
   makeSesSyncQueue,
   sesRequestSpacingMs,
-  withoutAddresses,
   type SesSyncJobSpec,
 } from '../sesSync';
+import { redactText } from '../../domain/redact';
 import { pullFromSes } from '../sesSyncPull';
 import type { Progress } from './progress';
 import { addressArgument, progressFor } from './suppression';
@@ -99,7 +99,7 @@ async function withSes(
     });
   } catch (error) {
     if (!(error instanceof SesRequestError)) throw error;
-    io.stderr.write(`ses-worker: SES: ${withoutAddresses(error.message)}\n`);
+    io.stderr.write(`ses-worker: SES: ${redactText(error.message)}\n`);
     return EXIT.unavailable;
   } finally {
     client.destroy();

@@ -11,7 +11,8 @@ import {
 } from '../../../domain/sesSync';
 import { SUPPRESSION_REASONS, type SuppressionEntry } from '../../../domain/suppression';
 import { configOrExit, ConfigError, loadConfig } from '../../../worker/config';
-import { sesRequestSpacingMs, sesSyncBackoff, withoutAddresses } from '../../../worker/sesSync';
+import { redactText } from '../../../domain/redact';
+import { sesRequestSpacingMs, sesSyncBackoff } from '../../../worker/sesSync';
 
 const address = 'someone@example.com' as EmailAddress;
 const record = (fields: Partial<SesSyncRecord>): SesSyncRecord => ({
@@ -156,12 +157,12 @@ describe('configuration', () => {
 describe('log lines', () => {
   it('never carry an address from an SES or BullMQ error', () => {
     expect(
-      withoutAddresses(
+      redactText(
         'could not renew lock for job ses-sync/check/COMPLAINT/1715680931532/complainer-3901@example.com',
       ),
     ).toBe('could not renew lock for job ses-sync/check/COMPLAINT/1715680931532/<address>');
-    expect(
-      withoutAddresses('PutSuppressedDestination: BadRequestException: "a@b.org" refused'),
-    ).toBe('PutSuppressedDestination: BadRequestException: "<address>" refused');
+    expect(redactText('PutSuppressedDestination: BadRequestException: "a@b.org" refused')).toBe(
+      'PutSuppressedDestination: BadRequestException: "<address>" refused',
+    );
   });
 });
