@@ -75,7 +75,7 @@ export interface SuppressionStore {
   get(address: EmailAddress): Promise<SuppressionRecord>;
   /**
    * Which of the addresses are suppressed in any of the scopes: the strongest entry of each.
-   * One round trip, however many addresses.
+   * One round trip (a pipeline), however many addresses.
    */
   check(
     addresses: readonly EmailAddress[],

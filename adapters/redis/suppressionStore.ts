@@ -69,6 +69,12 @@ type ScriptedRedis = Redis & {
  */
 const NOTIFICATIONS_PER_CALL = 250;
 
+/**
+ * Addresses per HMGET of a check: pipelined slices let the client decode the first answers while
+ * Redis works on the next, and keep each command short for the clients queued behind it.
+ */
+const ADDRESSES_PER_CHECK_COMMAND = 1_000;
+
 /** An entry as stored: times in ms (Lua has no dates). */
 interface StoredEntry extends Omit<SuppressionEntry, 'firstAt' | 'lastAt'> {
   readonly firstAt: number;
@@ -265,16 +271,25 @@ export function makeSuppressionStore(
       const found = new Map<EmailAddress, SuppressionEntry>();
       if (addresses.length === 0) return found;
       const pipeline = redis.pipeline();
-      for (const scope of scopes) pipeline.hmget(scopeKey(scope), ...addresses);
-      for (const [error, values] of (await pipeline.exec()) ?? []) {
+      const slices: { readonly from: number; readonly count: number }[] = [];
+      for (const scope of scopes)
+        for (let from = 0; from < addresses.length; from += ADDRESSES_PER_CHECK_COMMAND) {
+          const slice = addresses.slice(from, from + ADDRESSES_PER_CHECK_COMMAND);
+          pipeline.hmget(scopeKey(scope), ...slice);
+          slices.push({ from, count: slice.length });
+        }
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([error, values], command) => {
         if (error) throw error;
+        const { from } = slices[command]!;
         (values as (string | null)[]).forEach((raw, i) => {
           if (raw === null) return;
+          const address = addresses[from + i]!;
           const entry = parseEntry(raw)!;
-          const known = found.get(addresses[i]!);
-          if (known === undefined || byStrength(entry, known) < 0) found.set(addresses[i]!, entry);
+          const known = found.get(address);
+          if (known === undefined || byStrength(entry, known) < 0) found.set(address, entry);
         });
-      }
+      });
       return found;
     },
 

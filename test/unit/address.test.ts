@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  normalizeByFullRules,
   normalizeEmailAddress,
   uniqueSortedAddresses,
   type EmailAddress,
@@ -37,6 +38,16 @@ describe('normalizeEmailAddress', () => {
     `${'a'.repeat(320)}@example.com`,
   ])('rejects %j', (raw) => {
     expect(normalizeEmailAddress(raw)).toBeNull();
+  });
+
+  it('decides as the full rules do, plain addresses included (its fast path changes nothing)', () => {
+    const plainish = fc.stringMatching(/^[a-zA-Z0-9.+\-_@<>" [\]()]{0,24}$/);
+    fc.assert(
+      fc.property(fc.oneof(fc.emailAddress(), plainish, fc.string()), (raw) => {
+        expect(normalizeEmailAddress(raw)).toBe(normalizeByFullRules(raw));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it('is idempotent', () => {
