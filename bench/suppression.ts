@@ -26,11 +26,11 @@ import { makeJobQueues } from '../adapters/bullmq/queues';
 import { startHttpServer } from '../adapters/http/server';
 import { suppressionRoutes } from '../adapters/http/suppressionRoutes';
 import { makeMetrics } from '../adapters/metrics/registry';
-import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
+import { makeSuppressionStore, suppressionKeys } from '../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../domain/address';
 import type { EventJobSpec, JobSpec, SuppressionBatchJob, SuppressionJob } from '../domain/jobs';
 import { suppressionBatchJob } from '../domain/routing';
-import { DEFAULT_SUPPRESSION_POLICY } from '../domain/suppression';
+import { DEFAULT_SUPPRESSION_POLICY, SUPPRESSION_BUCKETS } from '../domain/suppression';
 import { makeSuppressionProcessor } from '../worker/processors/suppression';
 import { startRedis } from '../test/support/servers';
 import { median, record } from './support';
@@ -173,16 +173,14 @@ async function checkLatencies(
   }
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   // The audit trail is capped and kept apart; the list itself is what grows with it.
-  await redis.unlink(`${prefix}:suppression:audit`);
+  const { base, audit } = suppressionKeys(prefix);
+  for (let b = 0; b < SUPPRESSION_BUCKETS; b += 256)
+    await redis.unlink(
+      ...Array.from({ length: Math.min(256, SUPPRESSION_BUCKETS - b) }, (_, i) => audit(b + i)),
+    );
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      `${prefix}:suppression:history:*`,
-      'COUNT',
-      10_000,
-    );
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${base}:*:history:*`, 'COUNT', 10_000);
     if (keys.length > 0) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== '0');

@@ -14,11 +14,13 @@ import {
   exportCommand,
   getCommand,
   importCommand,
+  migrateCommand,
   listCommand,
   removeCommand,
   withSuppressionStore,
   type ExportFormat,
 } from './commands/suppression';
+import type { RedisSuppressionStore } from '../adapters/redis/suppressionStore';
 import type { SuppressionStore } from '../domain/ports';
 import { EXIT, exitWhenFlushed, processIo, type Io } from './io';
 
@@ -103,7 +105,7 @@ function addSuppressionCommands(program: Command, io: Io): void {
     );
   const scope = () =>
     new Option('--scope <scope>', 'global, list:<contactList> or topic:<contactList>:<topic>');
-  const run = (command: (store: SuppressionStore) => Promise<number>) =>
+  const run = (command: (store: SuppressionStore, own: RedisSuppressionStore) => Promise<number>) =>
     withSuppressionStore(process.env, io, command).then((code) => exitWhenFlushed(code));
 
   suppression
@@ -210,6 +212,12 @@ function addSuppressionCommands(program: Command, io: Io): void {
         options: { format?: ExportFormat; scope?: string; note?: string; progress: boolean },
       ) => run((store) => importCommand(store, file, options, io)),
     );
+  suppression
+    .command('migrate')
+    .description(
+      'move what the layout before buckets left (entries, bounce history, opt-ins, audit history, markers) into the buckets now; the worker also does it in the background',
+    )
+    .action(() => run((_store, own) => migrateCommand(own, io)));
   suppression
     .command('export')
     .description('write every entry (or those of a scope/reason) as JSON lines or CSV')

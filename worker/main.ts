@@ -43,6 +43,7 @@ import { redactJobId } from '../domain/routing';
 import type { WorkerConfig } from './config';
 import { makeEnqueueGate } from './enqueueGate';
 import { ingestBatch } from './ingest';
+import { startLegacyMigration } from './legacyMigration';
 import type { ForwardingConfig } from './forwardingConfig';
 import type { Forwarder } from './processors/forward';
 import { makeInboundProcessor } from './processors/inbound';
@@ -152,6 +153,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     config.suppression.store,
   );
   const suppressionList = sesSync?.wrap(ownSuppressionList, 'producer') ?? ownSuppressionList;
+  // On the failing-fast connection: a pass while Redis is down fails and is retried, and
+  // shutdown never waits on it.
+  const legacyMigration = startLegacyMigration({
+    redis: producerRedis,
+    store: ownSuppressionList,
+    keyPrefix: config.bullmqPrefix,
+    log,
+  });
   // Each feature adds its routes here (suppression API, reputation, status page).
   const httpRoutes: HttpRoutes[] = [
     suppressionRoutes({ store: suppressionList, apiToken: config.apiToken }),
@@ -187,6 +196,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     await Promise.all(workers.map((w) => w.close()));
     await sesSync?.stop();
     await evaluator?.stop();
+    await legacyMigration.stop();
     await jobQueues.close();
     await Promise.all([quit(producerRedis), quit(workerRedis)]);
     sqs?.destroy();

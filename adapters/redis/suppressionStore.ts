@@ -4,15 +4,18 @@
  * atomically: replicas applying notifications for one address at once end as one would, and a
  * notification's marker is written with its changes: applying it again changes nothing.
  *
- * Keys (all under the BullMQ prefix, whose `{hash tag}` keeps them in one Redis Cluster slot):
- *   <p>:scope:<scope>        hash  address → entry (JSON, times in ms)   — `check` reads these
- *   <p>:address:<address>    set   the scopes holding the address          — `get`
- *   <p>:index[:<reason>]     zset  "<scope>\n<address>", by lex           — paging, counts
- *   <p>:transient:<address>  zset  transient bounces by time, "~reset" = last delivery
- *   <p>:lifted:<address>     hash  scope → time of the latest opt-in
- *   <p>:applied:<eventKey>   string, expiring: the notification was applied
- *   <p>:history:<address>    list  the address's latest audit records
- *   <p>:audit                stream every change, capped
+ * Keys: the list is spread over SUPPRESSION_BUCKETS buckets by address, bucket b's keys sharing
+ * the hash tag `{b}` (one Redis Cluster slot). <base> is the BullMQ prefix without its braces,
+ * then `:suppression` (`{ses}` → `ses:suppression`), so that the bucket's tag is the key's first.
+ *   <base>:{b}:entries               hash   address → its entries, all scopes (compact JSON)
+ *   <base>:{b}:counts                hash   reason → entries in the bucket
+ *   <base>:{b}:audit                 stream the bucket's changes, capped
+ *   <base>:{b}:history:<address>     list   the address's latest audit records
+ *   <base>:{b}:transient:<address>   zset   transient bounces by time, "~reset" = last delivery
+ *   <base>:{b}:lifted:<address>      hash   scope → time of the latest opt-in
+ *   <base>:{b}:applied:<eventKey>    string, expiring: the notification was applied
+ * The layout before buckets (`<prefix>:suppression:scope:<scope>` hashes and their indexes) is
+ * read beside this one until `migrateLegacy` has moved it (legacySuppression.ts).
  */
 import type { Redis } from 'ioredis';
 import type { EmailAddress } from '../../domain/address';
@@ -24,7 +27,9 @@ import type {
   SuppressionStore,
 } from '../../domain/ports';
 import {
+  SUPPRESSION_BUCKETS,
   SUPPRESSION_REASONS,
+  suppressionBucket,
   type AppliedSuppressionChange,
   type SuppressionAuditRecord,
   type SuppressionChange,
@@ -34,6 +39,7 @@ import {
   type SuppressionReason,
   type SuppressionScope,
 } from '../../domain/suppression';
+import { makeLegacySuppressionReader, type LegacyMigration } from './legacySuppression';
 import { luaScript } from './luaScript';
 
 export interface SuppressionStoreOptions {
@@ -41,7 +47,7 @@ export interface SuppressionStoreOptions {
   readonly dedupeSeconds: number;
   /** Audit records kept per address, newest first. */
   readonly historyPerAddress: number;
-  /** Audit records kept in the stream (approximately: Redis trims whole nodes). */
+  /** Audit records kept in the streams, all buckets together (approximately: Redis trims whole nodes). */
   readonly auditMax: number;
 }
 
@@ -69,18 +75,40 @@ type ScriptedRedis = Redis & {
  */
 const NOTIFICATIONS_PER_CALL = 250;
 
-/**
- * Addresses per HMGET of a check: pipelined slices let the client decode the first answers while
- * Redis works on the next, and keep each command short for the clients queued behind it.
- */
-const ADDRESSES_PER_CHECK_COMMAND = 1_000;
+/** Buckets read per round trip when paging; doubled each round a page is still short. */
+const FIRST_PAGE_ROUND = 1;
+const MAX_PAGE_ROUND = 64;
 
-/** An entry as stored: times in ms (Lua has no dates). */
-interface StoredEntry extends Omit<SuppressionEntry, 'firstAt' | 'lastAt'> {
+/**
+ * Entries a filtered page may read before it answers with what it found and a cursor: a
+ * rare reason in a long list costs several short calls, not one long one.
+ */
+const MAX_ENTRIES_READ_PER_PAGE = 20_000;
+
+/** An entry as the script keeps it (see the script's header): times in ms. */
+interface CompactEntry {
+  readonly r: SuppressionReason;
+  readonly f: number;
+  readonly l?: number;
+  readonly n: number;
+  readonly e: SuppressionEvidence;
+  readonly t?: number;
+  readonly x?: SuppressionEvidence;
+}
+
+/** An address's entries, one field of its bucket's hash. */
+type StoredRecord = Partial<Record<SuppressionScope, CompactEntry>>;
+
+/** An entry as the script takes it for `restore` and `adopt`: times in ms. */
+export interface ScriptEntry {
+  readonly reason: SuppressionReason;
   readonly firstAt: number;
   readonly lastAt: number;
+  readonly count: number;
+  readonly evidence: SuppressionEvidence;
   /** When `evidence` happened: ties between notifications are decided by it. */
-  readonly evidenceAt: number;
+  readonly evidenceAt?: number;
+  readonly latest?: SuppressionEvidence;
 }
 
 interface StoredAuditRecord {
@@ -91,79 +119,129 @@ interface StoredAuditRecord {
   readonly evidence: SuppressionEvidence;
 }
 
-/** A change as the script takes it: its time in ms; its scope's key is added per call. */
-type ScriptChange = Record<string, unknown> & {
+/** A change as the script takes it: its time in ms; `legacy` a KEYS position (adopt). */
+export type ScriptChange = Record<string, unknown> & {
   readonly type: string;
   readonly scope?: SuppressionScope;
 };
 
-interface ScriptNotification {
+export interface ScriptNotification {
   readonly address: EmailAddress;
   readonly changes: readonly ScriptChange[];
   readonly eventKey: string | null;
   /** Its marker is written only if the address has transient history afterwards. */
   readonly markWithHistory?: boolean;
+  /** KEYS outside the address's bucket that its changes name (adopt: the old hash). */
+  readonly extraKeys?: readonly string[];
 }
+
+/** Where an address's keys live. */
+export interface SuppressionKeys {
+  /** What every key starts with: the prefix without braces, then `:suppression`. */
+  readonly base: string;
+  readonly bucket: (b: number) => string;
+  readonly entries: (b: number) => string;
+  readonly counts: (b: number) => string;
+  readonly audit: (b: number) => string;
+  readonly history: (address: EmailAddress) => string;
+  readonly transient: (address: EmailAddress) => string;
+  readonly lifted: (address: EmailAddress) => string;
+  readonly marker: (address: EmailAddress, eventKey: string) => string;
+}
+
+export function suppressionKeys(keyPrefix: string): SuppressionKeys {
+  const base = `${keyPrefix.replace(/[{}]/g, '')}:suppression`;
+  const bucket = (b: number) => `${base}:{${b}}`;
+  const of = (address: EmailAddress) => bucket(suppressionBucket(address));
+  return {
+    base,
+    bucket,
+    entries: (b) => `${bucket(b)}:entries`,
+    counts: (b) => `${bucket(b)}:counts`,
+    audit: (b) => `${bucket(b)}:audit`,
+    history: (address) => `${of(address)}:history:${address}`,
+    transient: (address) => `${of(address)}:transient:${address}`,
+    lifted: (address) => `${of(address)}:lifted:${address}`,
+    marker: (address, eventKey) => `${of(address)}:applied:${eventKey}`,
+  };
+}
+
+export type RedisSuppressionStore = SuppressionStore & {
+  readonly keys: SuppressionKeys;
+  /** Applies changes as the script takes them (the legacy migration's `adopt`). */
+  applyScripted(
+    notifications: readonly ScriptNotification[],
+  ): Promise<AppliedSuppressionChange[][]>;
+  /** Moves what the layout before buckets left into this one (legacySuppression.ts). */
+  migrateLegacy(): Promise<LegacyMigration>;
+};
 
 export function makeSuppressionStore(
   redis: Redis,
   keyPrefix: string,
   options: SuppressionStoreOptions = DEFAULT_SUPPRESSION_STORE_OPTIONS,
-): SuppressionStore & { readonly keyPrefix: string } {
+): RedisSuppressionStore {
   // A defined command runs by EVALSHA: the script travels once per connection, not per call.
   redis.defineCommand('sesWorkerApplySuppressionChanges', {
     lua: luaScript('applySuppressionChanges'),
   });
   const scripted = redis as ScriptedRedis;
-  const p = `${keyPrefix}:suppression`;
-  const scopeKey = (scope: SuppressionScope) => `${p}:scope:${scope}`;
-  const indexKey = (reason?: SuppressionReason) =>
-    reason === undefined ? `${p}:index` : `${p}:index:${reason}`;
+  const keys = suppressionKeys(keyPrefix);
   const reasonsJson = JSON.stringify(SUPPRESSION_REASONS);
+  const auditPerBucket = Math.max(100, Math.ceil(options.auditMax / SUPPRESSION_BUCKETS));
 
   /** One script call for the notifications; every key it touches is named in KEYS. */
   const run = async (
     notifications: readonly ScriptNotification[],
   ): Promise<AppliedSuppressionChange[][]> => {
-    const keys = [`${p}:index`, `${p}:audit`, ...SUPPRESSION_REASONS.map(indexKey)];
+    const scriptKeys: string[] = [];
     const positions = new Map<string, number>();
     // KEYS positions are 1-based, as Lua counts.
     const position = (key: string): number => {
       let at = positions.get(key);
       if (at === undefined) {
-        keys.push(key);
-        at = keys.length;
+        scriptKeys.push(key);
+        at = scriptKeys.length;
         positions.set(key, at);
       }
       return at;
     };
-    const payload = notifications.map(({ address, changes, eventKey, markWithHistory }) => ({
-      address,
-      ...(eventKey === null ? {} : { marker: position(`${p}:applied:${eventKey}`) }),
-      ...(markWithHistory ? { markWithHistory } : {}),
-      scopes: position(`${p}:address:${address}`),
-      history: position(`${p}:history:${address}`),
-      transient: position(`${p}:transient:${address}`),
-      lifted: position(`${p}:lifted:${address}`),
-      global: position(scopeKey('global')),
-      changes: changes.map((change) =>
-        change.scope === undefined ? change : { ...change, key: position(scopeKey(change.scope)) },
-      ),
-    }));
+    const payload = notifications.map(
+      ({ address, changes, eventKey, markWithHistory, extraKeys }) => {
+        const b = suppressionBucket(address);
+        const extra = (extraKeys ?? []).map(position);
+        return {
+          address,
+          ...(eventKey === null ? {} : { marker: position(keys.marker(address, eventKey)) }),
+          ...(markWithHistory ? { markWithHistory } : {}),
+          entries: position(keys.entries(b)),
+          counts: position(keys.counts(b)),
+          audit: position(keys.audit(b)),
+          history: position(keys.history(address)),
+          transient: position(keys.transient(address)),
+          lifted: position(keys.lifted(address)),
+          changes: changes.map((change) =>
+            typeof change.legacy === 'number'
+              ? { ...change, legacy: extra[change.legacy]! }
+              : change,
+          ),
+        };
+      },
+    );
     const replies = await scripted.sesWorkerApplySuppressionChanges(
-      keys.length,
-      ...keys,
+      scriptKeys.length,
+      ...scriptKeys,
       String(Date.now()),
       String(options.dedupeSeconds),
       String(options.historyPerAddress),
-      String(options.auditMax),
+      String(auditPerBucket),
       reasonsJson,
       JSON.stringify(payload),
     );
     return replies.map((changes) => changes.map(toApplied));
   };
 
-  const applyAll = async (
+  const applyScripted = async (
     notifications: readonly ScriptNotification[],
   ): Promise<AppliedSuppressionChange[][]> => {
     const results: AppliedSuppressionChange[][] = [];
@@ -175,7 +253,7 @@ export function makeSuppressionStore(
   };
 
   const applyNotifications = (notifications: readonly SuppressionNotification[]) =>
-    applyAll(
+    applyScripted(
       notifications.map(({ address, changes, eventKey }) => {
         const resetsOnly = changes.every((c) => c.type === 'resetTransient');
         const liftsOnly = changes.every((c) => c.type === 'lift');
@@ -190,23 +268,11 @@ export function makeSuppressionStore(
       }),
     );
 
-  const parseEntry = (raw: string | null): SuppressionEntry | null => {
-    if (raw === null) return null;
-    const stored = JSON.parse(raw) as StoredEntry;
-    return {
-      address: stored.address,
-      scope: stored.scope,
-      reason: stored.reason,
-      firstAt: new Date(stored.firstAt).toISOString(),
-      lastAt: new Date(stored.lastAt).toISOString(),
-      count: stored.count,
-      evidence: stored.evidence,
-      latest: stored.latest,
-    };
-  };
+  const legacy = makeLegacySuppressionReader(redis, keyPrefix);
 
-  return {
-    keyPrefix: p,
+  const store: RedisSuppressionStore = {
+    keys,
+    applyScripted,
 
     applyAll: applyNotifications,
 
@@ -216,13 +282,16 @@ export function makeSuppressionStore(
     },
 
     async restore(entry) {
-      const stored: StoredEntry = {
-        ...entry,
+      const stored: ScriptEntry = {
+        reason: entry.reason,
         firstAt: Date.parse(entry.firstAt),
         lastAt: Date.parse(entry.lastAt),
+        count: entry.count,
+        evidence: entry.evidence,
         evidenceAt: Date.parse(entry.evidence.at),
+        latest: entry.latest,
       };
-      const [applied] = await applyAll([
+      const [applied] = await applyScripted([
         {
           address: entry.address,
           changes: [
@@ -240,104 +309,166 @@ export function makeSuppressionStore(
     },
 
     async get(address): Promise<SuppressionRecord> {
-      const scopes = (await redis.smembers(`${p}:address:${address}`)) as SuppressionScope[];
       const pipeline = redis.pipeline();
-      for (const scope of scopes) pipeline.hget(scopeKey(scope), address);
-      pipeline.lrange(`${p}:history:${address}`, 0, -1);
-      const replies = (await pipeline.exec()) ?? [];
-      const values = replies.map(([error, value]) => {
-        if (error) throw error;
-        return value;
-      });
-      const history = (values.pop() as string[]).map((raw): SuppressionAuditRecord => {
-        const stored = JSON.parse(raw) as StoredAuditRecord;
-        return {
-          action: stored.action,
-          address,
-          scope: stored.scope ?? null,
-          reason: stored.reason ?? null,
-          recordedAt: new Date(stored.recordedAt).toISOString(),
-          evidence: stored.evidence,
-        };
-      });
-      const entries = values
-        .map((raw) => parseEntry(raw as string | null))
-        .filter((entry): entry is SuppressionEntry => entry !== null)
-        .sort(byStrength);
-      return { address, entries, history };
+      pipeline.hget(keys.entries(suppressionBucket(address)), address);
+      pipeline.lrange(keys.history(address), 0, -1);
+      legacy.queuePresence(pipeline);
+      const [raw, records, legacyPresent] = replyValues(await pipeline.exec());
+      const entries = entriesOf(address, raw as string | null);
+      const history = (records as string[]).map((text) => auditRecord(address, text));
+      if (legacyPresent) {
+        const old = await legacy.get(address);
+        const scopes = new Set(entries.map((e) => e.scope));
+        entries.push(...old.entries.filter((e) => !scopes.has(e.scope)));
+        history.push(...old.history.map((text) => auditRecord(address, text)));
+      }
+      return { address, entries: entries.sort(byStrength), history };
     },
 
     async check(addresses, scopes) {
       const found = new Map<EmailAddress, SuppressionEntry>();
-      if (addresses.length === 0) return found;
+      if (addresses.length === 0 || scopes.length === 0) return found;
+      const byBucket = new Map<number, EmailAddress[]>();
+      for (const address of addresses) {
+        const b = suppressionBucket(address);
+        const inBucket = byBucket.get(b);
+        if (inBucket === undefined) byBucket.set(b, [address]);
+        else inBucket.push(address);
+      }
       const pipeline = redis.pipeline();
-      const slices: { readonly from: number; readonly count: number }[] = [];
-      for (const scope of scopes)
-        for (let from = 0; from < addresses.length; from += ADDRESSES_PER_CHECK_COMMAND) {
-          const slice = addresses.slice(from, from + ADDRESSES_PER_CHECK_COMMAND);
-          pipeline.hmget(scopeKey(scope), ...slice);
-          slices.push({ from, count: slice.length });
-        }
-      const replies = (await pipeline.exec()) ?? [];
-      replies.forEach(([error, values], command) => {
-        if (error) throw error;
-        const { from } = slices[command]!;
-        (values as (string | null)[]).forEach((raw, i) => {
+      const asked: EmailAddress[][] = [];
+      for (const [b, inBucket] of byBucket) {
+        pipeline.hmget(keys.entries(b), ...inBucket);
+        asked.push(inBucket);
+      }
+      legacy.queuePresence(pipeline);
+      const replies = replyValues(await pipeline.exec());
+      const keep = (entry: SuppressionEntry) => {
+        const known = found.get(entry.address);
+        if (known === undefined || byStrength(entry, known) < 0) found.set(entry.address, entry);
+      };
+      asked.forEach((inBucket, i) => {
+        (replies[i] as (string | null)[]).forEach((raw, j) => {
           if (raw === null) return;
-          const address = addresses[from + i]!;
-          const entry = parseEntry(raw)!;
-          const known = found.get(address);
-          if (known === undefined || byStrength(entry, known) < 0) found.set(address, entry);
+          const record = JSON.parse(raw) as StoredRecord;
+          for (const scope of scopes) {
+            const stored = record[scope];
+            if (stored !== undefined) keep(toEntry(inBucket[j]!, scope, stored));
+          }
         });
       });
+      if (replies.at(-1)) for (const entry of await legacy.check(addresses, scopes)) keep(entry);
       return found;
     },
 
     async list({ scope, reason, cursor, limit }): Promise<SuppressionPage> {
-      const scopeStart = scope === undefined ? null : Buffer.from(`${scope}\n`);
-      let min: Buffer | string = scopeStart === null ? '-' : Buffer.concat([b('['), scopeStart]);
-      if (cursor !== undefined) {
-        const after = decodeCursor(cursor);
-        // A cursor from before the scope must not widen the range beyond it.
-        if (scopeStart === null || Buffer.compare(after, scopeStart) >= 0)
-          min = Buffer.concat([b('('), after]);
-      }
-      const max =
-        scopeStart === null ? '+' : Buffer.concat([b('['), scopeStart, b('\xff', 'latin1')]);
-      const members = await redis.zrangebylexBuffer(indexKey(reason), min, max, 'LIMIT', 0, limit);
-      const pipeline = redis.pipeline();
-      for (const raw of members) {
-        const text = raw.toString();
-        const split = text.indexOf('\n');
-        pipeline.hget(scopeKey(text.slice(0, split) as SuppressionScope), text.slice(split + 1));
-      }
+      let { bucket, after } =
+        cursor === undefined ? { bucket: 0, after: null } : decodeCursor(cursor);
       const entries: SuppressionEntry[] = [];
-      for (const [error, raw] of (await pipeline.exec()) ?? []) {
-        if (error) throw error;
-        // Removed between the two reads: skipped, not an error.
-        const entry = parseEntry(raw as string | null);
-        if (entry !== null) entries.push(entry);
+      let read = 0;
+      let round = FIRST_PAGE_ROUND;
+      while (bucket < SUPPRESSION_BUCKETS) {
+        const buckets = Array.from(
+          { length: Math.min(round, SUPPRESSION_BUCKETS - bucket) },
+          (_, i) => bucket + i,
+        );
+        const pipeline = redis.pipeline();
+        for (const b of buckets) pipeline.hgetall(keys.entries(b));
+        const replies = replyValues(await pipeline.exec()) as Record<string, string>[];
+        for (const [i, fields] of replies.entries()) {
+          const b = buckets[i]!;
+          for (const address of Object.keys(fields).sort() as EmailAddress[]) {
+            if (after !== null && address < after.address) continue;
+            read++;
+            const record = JSON.parse(fields[address]!) as StoredRecord;
+            for (const entryScope of (Object.keys(record) as SuppressionScope[]).sort()) {
+              if (after !== null && address === after.address && entryScope <= after.scope)
+                continue;
+              if (scope !== undefined && entryScope !== scope) continue;
+              const entry = toEntry(address, entryScope, record[entryScope]!);
+              if (reason !== undefined && entry.reason !== reason) continue;
+              entries.push(entry);
+              if (entries.length === limit)
+                return {
+                  entries,
+                  nextCursor: encodeCursor(b, { address, scope: entryScope }),
+                };
+            }
+          }
+          after = null;
+          bucket = b + 1;
+          if (read >= MAX_ENTRIES_READ_PER_PAGE) break;
+        }
+        if (read >= MAX_ENTRIES_READ_PER_PAGE) break;
+        round = Math.min(round * 2, MAX_PAGE_ROUND);
       }
-      const last = members.at(-1);
       return {
         entries,
-        nextCursor: members.length === limit && last !== undefined ? encodeCursor(last) : null,
+        nextCursor: bucket < SUPPRESSION_BUCKETS ? encodeCursor(bucket, null) : null,
       };
     },
 
     async counts(): Promise<SuppressionCounts> {
       const pipeline = redis.pipeline();
-      pipeline.zcard(indexKey());
-      for (const reason of SUPPRESSION_REASONS) pipeline.zcard(indexKey(reason));
-      const [total, ...perReason] = ((await pipeline.exec()) ?? []).map(([error, value]) => {
-        if (error) throw error;
-        return value as number;
-      });
-      const byReason = Object.fromEntries(
-        SUPPRESSION_REASONS.map((reason, i) => [reason, perReason[i] ?? 0]),
-      ) as Record<SuppressionReason, number>;
-      return { total: total ?? 0, byReason };
+      for (let b = 0; b < SUPPRESSION_BUCKETS; b++) pipeline.hgetall(keys.counts(b));
+      const byReason = Object.fromEntries(SUPPRESSION_REASONS.map((r) => [r, 0])) as Record<
+        SuppressionReason,
+        number
+      >;
+      for (const counts of replyValues(await pipeline.exec()) as Record<string, string>[]) {
+        for (const reason of SUPPRESSION_REASONS) byReason[reason] += Number(counts[reason] ?? 0);
+      }
+      const total = SUPPRESSION_REASONS.reduce((sum, reason) => sum + byReason[reason], 0);
+      return { total, byReason };
     },
+
+    migrateLegacy: () => legacy.migrate(store, options),
+  };
+  return store;
+}
+
+/** A pipeline's values, in order; the first error is thrown. */
+function replyValues(replies: [Error | null, unknown][] | null): unknown[] {
+  return (replies ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+function toEntry(
+  address: EmailAddress,
+  scope: SuppressionScope,
+  s: CompactEntry,
+): SuppressionEntry {
+  return {
+    address,
+    scope,
+    reason: s.r,
+    firstAt: new Date(s.f).toISOString(),
+    lastAt: new Date(s.l ?? s.f).toISOString(),
+    count: s.n,
+    evidence: s.e,
+    latest: s.x ?? s.e,
+  };
+}
+
+function entriesOf(address: EmailAddress, raw: string | null): SuppressionEntry[] {
+  if (raw === null) return [];
+  const record = JSON.parse(raw) as StoredRecord;
+  return (Object.keys(record) as SuppressionScope[]).map((scope) =>
+    toEntry(address, scope, record[scope]!),
+  );
+}
+
+function auditRecord(address: EmailAddress, text: string): SuppressionAuditRecord {
+  const stored = JSON.parse(text) as StoredAuditRecord;
+  return {
+    action: stored.action,
+    address,
+    scope: stored.scope ?? null,
+    reason: stored.reason ?? null,
+    recordedAt: new Date(stored.recordedAt).toISOString(),
+    evidence: stored.evidence,
   };
 }
 
@@ -372,18 +503,42 @@ function toScriptChange(change: SuppressionChange): ScriptChange {
 }
 
 /** Strongest reason first; then the earliest. */
-function byStrength(a: SuppressionEntry, b: SuppressionEntry): number {
+export function byStrength(a: SuppressionEntry, b: SuppressionEntry): number {
   const rank = SUPPRESSION_REASONS.indexOf(a.reason) - SUPPRESSION_REASONS.indexOf(b.reason);
   return rank !== 0 ? rank : a.firstAt.localeCompare(b.firstAt);
 }
 
-const b = (text: string, encoding: BufferEncoding = 'utf8') => Buffer.from(text, encoding);
+/** A cursor: the bucket, then (for a page cut inside it) the last address and scope given. */
+function encodeCursor(
+  bucket: number,
+  after: { readonly address: string; readonly scope: string } | null,
+): string {
+  const text = after === null ? `${bucket}` : `${bucket}\n${after.address}\n${after.scope}`;
+  return Buffer.from(text).toString('base64url');
+}
 
-const encodeCursor = (member: Buffer): string => member.toString('base64url');
-
-function decodeCursor(cursor: string): Buffer {
+function decodeCursor(cursor: string): {
+  bucket: number;
+  after: { address: EmailAddress; scope: SuppressionScope } | null;
+} {
+  const invalid = () =>
+    new InvalidCursorError(`cursor ${JSON.stringify(cursor)} is not one this API returned`);
   const decoded = Buffer.from(cursor, 'base64url');
-  if (decoded.length === 0 || decoded.toString('base64url') !== cursor || !decoded.includes(10))
-    throw new InvalidCursorError(`cursor ${JSON.stringify(cursor)} is not one this API returned`);
-  return decoded;
+  if (decoded.length === 0 || decoded.toString('base64url') !== cursor) throw invalid();
+  const [bucketText, address, scope, ...rest] = decoded.toString().split('\n');
+  const bucket = Number(bucketText);
+  if (
+    !/^\d+$/.test(bucketText ?? '') ||
+    bucket >= SUPPRESSION_BUCKETS ||
+    rest.length > 0 ||
+    (address === undefined) !== (scope === undefined)
+  )
+    throw invalid();
+  return {
+    bucket,
+    after:
+      address === undefined
+        ? null
+        : { address: address as EmailAddress, scope: scope as SuppressionScope },
+  };
 }

@@ -11,6 +11,7 @@ import {
 import type { Redis } from 'ioredis';
 import { headerValues, splitMessage } from '../support/mime';
 import type { ReceivedMail, TestSmtpServer } from '../support/smtp';
+import { storedEntries } from '../support/suppressionRedis';
 import { forwardKey, POISON_MARKER, type ExpectedEntry, type Ledger } from './ledger';
 
 /** `<sesMessageId> <target>` of a forwarded copy: the id our forwarder's header names. */
@@ -104,26 +105,14 @@ export async function takeDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<M
   }
 }
 
-/** Scope → address → entry, as the store keeps them (`<prefix>:suppression:scope:<scope>`). */
+/** Scope → address → entry, as the store keeps them (every bucket's `entries` hash). */
 export async function readSuppression(
   redis: Redis,
   prefix: string,
   scopes: Iterable<string>,
 ): Promise<Map<string, Map<string, { reason: string; count: number }>>> {
-  const found = new Map<string, Map<string, { reason: string; count: number }>>();
-  for (const scope of scopes) {
-    const hash = await redis.hgetall(`${prefix}:suppression:scope:${scope}`);
-    found.set(
-      scope,
-      new Map(
-        Object.entries(hash).map(([address, json]) => {
-          const entry = JSON.parse(json) as { reason: string; count: number };
-          return [address, { reason: entry.reason, count: entry.count }];
-        }),
-      ),
-    );
-  }
-  return found;
+  const stored = await storedEntries(redis, prefix);
+  return new Map([...scopes].map((scope) => [scope, stored.get(scope) ?? new Map()]));
 }
 
 export interface Observed {

@@ -4,6 +4,8 @@
  * right ids and data, and leave the queue; poison goes to the DLQ with its error; duplicates
  * make one job; a Redis outage deletes nothing and heals by itself.
  */
+import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
+import type { EmailAddress } from '../../domain/address';
 import { Queue } from 'bullmq';
 import { isRight } from 'fp-ts/Either';
 import pino from 'pino';
@@ -226,8 +228,11 @@ it('the same notification delivered four times (raw and enveloped) makes one job
   const address = specsOf(body!).find((s) => s.queue === 'suppression')!.data as {
     address: string;
   };
-  const entry = await servers.redis.hget(`${prefix}:suppression:scope:global`, address.address);
-  expect(JSON.parse(entry!)).toMatchObject({ reason: 'bounce', count: 1 });
+  const found = await makeSuppressionStore(servers.redis, prefix).check(
+    [address.address as EmailAddress],
+    ['global'],
+  );
+  expect(found.get(address.address as EmailAddress)).toMatchObject({ reason: 'bounce', count: 1 });
 });
 
 it('Redis stopped mid-run: nothing is deleted while it is down; restarted, everything is processed', async () => {

@@ -24,6 +24,7 @@ import { sdkClientConfig } from '../support/servers';
 import { sesEventJson } from '../support/sesEvents';
 import { startSesV2Fake, type SesV2Fake } from '../support/sesv2Fake';
 import { publishAll } from '../support/sqs';
+import { auditLength } from '../support/suppressionRedis';
 
 const servers = useServers();
 let fake: SesV2Fake;
@@ -262,7 +263,7 @@ test('pull imports 2,500 entries across pages; interrupted halfway, it resumes w
   expect((await store.counts()).total).toBe(2500);
   expect((await store.counts()).byReason.complaint).toBe(250);
   // One `added` audit record per address: nothing applied twice.
-  expect(await servers.redis.xlen(`${prefix}:suppression:audit`)).toBe(2500);
+  expect(await auditLength(servers.redis, prefix)).toBe(2500);
   const entry = (await store.get('pulled-0010@example.com' as EmailAddress)).entries[0]!;
   expect(entry.evidence).toMatchObject({ kind: 'import', origin: 'ses', sesReason: 'COMPLAINT' });
   expect(entry.evidence.at).toBe(new Date(now - 60_000 - 10).toISOString());
@@ -272,7 +273,7 @@ test('pull imports 2,500 entries across pages; interrupted halfway, it resumes w
   const again = captureIo();
   expect(await sesPullCommand(env, {}, { io: again, progress: false })).toBe(0);
   expect(JSON.parse(again.out.join(''))).toMatchObject({ imported: 0 });
-  expect(await servers.redis.xlen(`${prefix}:suppression:audit`)).toBe(2500);
+  expect(await auditLength(servers.redis, prefix)).toBe(2500);
 });
 
 test('push --all --bulk of 10,000 entries writes one CSV to S3 and runs one import job', async () => {

@@ -6,6 +6,8 @@
  * pipeline: a forged notification goes to the DLQ with reason `signature`, a signed one is
  * processed.
  */
+import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
+import type { EmailAddress } from '../../domain/address';
 import type { ServerResponse } from 'node:http';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import pino from 'pino';
@@ -294,11 +296,11 @@ describe('in the pipeline', () => {
     expect(JSON.parse(Messages![0]!.Body!)).toMatchObject({ MessageId: 'forged-1' });
 
     await eventually(async () => {
-      const entry = await servers.redis.hget(
-        `${prefix}:suppression:scope:global`,
-        'jane@example.net',
+      const found = await makeSuppressionStore(servers.redis, prefix).check(
+        ['jane@example.net' as EmailAddress],
+        ['global'],
       );
-      return entry !== null;
+      return found.size === 1;
     }, 'the signed bounce suppressed');
     const counts = await worker.metrics.signatureFailures.get();
     expect(counts.values).toEqual([

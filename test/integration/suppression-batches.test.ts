@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { makeJobQueues } from '../../adapters/bullmq/queues';
 import { startQueueWorker } from '../../adapters/bullmq/workers';
 import { makeMetrics } from '../../adapters/metrics/registry';
-import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
+import { makeSuppressionStore, suppressionKeys } from '../../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../../domain/address';
 import type {
   JobSpec,
@@ -102,12 +102,13 @@ function notification(n: number, kind: Kind, to: EmailAddress, second: number) {
  * script call, so a delivery applied alone before a bounce has none, and in one batch with it has.
  */
 async function storeState(prefix: string): Promise<Record<string, unknown>> {
-  const keys = (await redis.keys(`${prefix}:suppression:*`))
+  const { base } = suppressionKeys(prefix);
+  const keys = (await redis.keys(`${base}:*`))
     .filter((key) => !key.includes(':applied:suppression/delivery/'))
     .sort();
   const state: Record<string, unknown> = {};
   for (const key of keys) {
-    const name = key.slice(prefix.length);
+    const name = key.slice(base.length);
     switch (await redis.type(key)) {
       case 'hash': {
         const fields = await redis.hgetall(key);
@@ -183,6 +184,7 @@ const notificationsArbitrary = fc
 
 describe('batches, repeats and retries', () => {
   it('leave the store as applying each notification once, one at a time, does', async () => {
+    let compared = 0;
     await fc.assert(
       fc.asyncProperty(
         notificationsArbitrary,
@@ -228,11 +230,15 @@ describe('batches, repeats and retries', () => {
             await process({ notifications: batch }, {});
           }
 
-          expect(await storeState(batched)).toEqual(await storeState(reference));
+          const expected = await storeState(reference);
+          expect(await storeState(batched)).toEqual(expected);
+          if (Object.keys(expected).length > 0) compared++;
         },
       ),
       { numRuns: 100 },
     );
+    // Comparing empty states proves nothing: most runs must have written something.
+    expect(compared).toBeGreaterThan(50);
   });
 
   it('a batch retried after a bounce older than its delivery was counted keeps the bounce', async () => {
@@ -243,7 +249,7 @@ describe('batches, repeats and retries', () => {
     // No history yet: the delivery changes nothing; then the bounce is counted.
     expect(await outcomes([delivery, bounce])).toEqual(['unchanged', 'counted']);
     expect(await outcomes([delivery, bounce])).toEqual(['unchanged', 'unchanged']);
-    const transient = `${prefix}:suppression:transient:${to}`;
+    const transient = suppressionKeys(prefix).transient(to);
     expect(await redis.zrange(transient, '0', '-1')).toEqual(['feedback-2']);
     // Seen twice in one batch, around a bounce: applied once there too.
     const again = notification(4, 'delivery', to, 20);
@@ -253,7 +259,7 @@ describe('batches, repeats and retries', () => {
     // A delivery to an address with no history leaves no key at all.
     const other = notification(3, 'delivery', ADDRESSES[1]!, 10);
     expect(await outcomes([other])).toEqual(['unchanged']);
-    expect(await redis.keys(`${prefix}:suppression:*${ADDRESSES[1]!}*`)).toEqual([]);
+    expect(await redis.keys(`${suppressionKeys(prefix).base}:*${ADDRESSES[1]!}*`)).toEqual([]);
   });
 
   it('a delivery seen again in a later batch, after an older bounce, resets it as if it came last', async () => {

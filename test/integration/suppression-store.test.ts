@@ -8,12 +8,13 @@ import { Redis } from 'ioredis';
 import { makeJobQueues } from '../../adapters/bullmq/queues';
 import { startQueueWorker } from '../../adapters/bullmq/workers';
 import { makeMetrics } from '../../adapters/metrics/registry';
-import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
+import { makeSuppressionStore, suppressionKeys } from '../../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../../domain/address';
 import type { JobSpec, SuppressionJob } from '../../domain/jobs';
 import type { SuppressionStore } from '../../domain/ports';
 import {
   DEFAULT_SUPPRESSION_POLICY,
+  suppressionBucket,
   suppressionChanges,
   type SuppressionChange,
   type SuppressionEntry,
@@ -612,7 +613,8 @@ describe('reading the list', () => {
     expect(record.history[0]?.evidence.feedbackId).toBe('feedback-400');
     expect(record.entries[0]?.count).toBe(400);
     // MAXLEN ~ trims whole stream nodes: bounded, not exact.
-    const length = await redis.xlen(`${prefix}:suppression:audit`);
+    // The address's bucket's stream: the cap is per bucket, at least 100.
+    const length = await redis.xlen(suppressionKeys(prefix).audit(suppressionBucket(to)));
     expect(length).toBeGreaterThanOrEqual(100);
     expect(length).toBeLessThan(400);
   });

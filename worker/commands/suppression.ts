@@ -15,7 +15,10 @@ import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { Redis } from 'ioredis';
 import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
-import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
+import {
+  makeSuppressionStore,
+  type RedisSuppressionStore,
+} from '../../adapters/redis/suppressionStore';
 import { normalizeEmailAddress, type EmailAddress } from '../../domain/address';
 import { fromValidationErrors } from '../../domain/codec/decodeError';
 import { fnv1a64 } from '../../domain/hash';
@@ -52,7 +55,7 @@ class CommandFailure extends Error {
 export async function withSuppressionStore(
   env: NodeJS.ProcessEnv,
   io: Io,
-  command: (store: SuppressionStore) => Promise<number>,
+  command: (store: SuppressionStore, own: RedisSuppressionStore) => Promise<number>,
 ): Promise<number> {
   const config = configOrExit(env, io);
   if (typeof config === 'number') return config;
@@ -67,9 +70,8 @@ export async function withSuppressionStore(
   // With SES sync on, adds and removes made here are pushed and lifted like the API's.
   const sync = cliSesSync(redis, config);
   try {
-    return await command(
-      sync.wrap(makeSuppressionStore(redis, config.bullmqPrefix, config.suppression.store)),
-    );
+    const own = makeSuppressionStore(redis, config.bullmqPrefix, config.suppression.store);
+    return await command(sync.wrap(own), own);
   } catch (error) {
     if (!(error instanceof CommandFailure)) throw error;
     io.stderr.write(`ses-worker: ${error.message}\n`);
@@ -505,3 +507,23 @@ export function progressFor(label: string, enabled: boolean, io: Io): Progress {
     false,
   );
 }
+
+/**
+ * Moves the layout before buckets into the buckets now, pass after pass until one finds
+ * nothing (the worker does the same in the background); prints what each pass moved.
+ */
+export async function migrateCommand(store: RedisSuppressionStore, io: Io): Promise<number> {
+  for (let pass = 1; ; pass++) {
+    const moved = await store.migrateLegacy();
+    io.stdout.write(`${JSON.stringify({ pass, ...moved })}\n`);
+    if (!moved.remaining) return EXIT.ok;
+    if (pass === MAX_MIGRATION_PASSES)
+      throw new CommandFailure(
+        `old-layout entries still changing after ${pass} passes: are replicas of the previous version still running?`,
+        EXIT.interrupted,
+      );
+  }
+}
+
+/** Passes before giving up while old replicas keep writing. */
+const MAX_MIGRATION_PASSES = 5;

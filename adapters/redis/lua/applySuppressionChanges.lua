@@ -2,19 +2,23 @@
 Applies a list of notifications' suppression changes, each to its own address, in order, as one
 script: one round trip for a whole SQS batch. Each notification is skipped if its marker exists
 and marks itself once applied, so a batch retried after half its work, or a notification seen
-again in another batch, changes nothing twice. Every key the script touches is in KEYS: a caller
-may split the list by key group (a Redis Cluster slot) and call once per group.
+again in another batch, changes nothing twice. Every key the script touches is in KEYS, and all
+of a notification's keys are in its address's bucket: a caller may split the list by bucket (a
+Redis Cluster slot) and call once per group.
 
-KEYS[1]  index (zset "<scope>\n<address>", by lex)
-KEYS[2]  audit (stream)
-KEYS[3..] the per-reason indexes, in ARGV[5]'s order; then the notifications' keys, each
-          named by its position in KEYS.
+An address's entries, all scopes together, are one field of its bucket's `entries` hash: a
+check looks an address up once whatever the scopes, and an entry costs no key of its own.
+Stored entry (times in ms; the optional fields are left out when they equal the default):
+  { r = reason, f = firstAt, l = lastAt (f), n = count, e = evidence,
+    t = when the evidence happened (f), x = latest evidence (e) }
 
-ARGV[1] now (ms)   ARGV[2] marker TTL (s)   ARGV[3] history cap   ARGV[4] audit cap
+KEYS     the notifications' keys, each named by its position in KEYS
+
+ARGV[1] now (ms)   ARGV[2] marker TTL (s)   ARGV[3] history cap   ARGV[4] audit cap per bucket
 ARGV[5] the reasons, strongest first (JSON)
-ARGV[6] the notifications (JSON): { address, marker?, markWithHistory?, scopes, history,
-        transient, lifted, global, changes: [{ type, at, key?, scope?, ... }] }, key fields
-        being KEYS positions. markWithHistory: the marker is written only if the address has
+ARGV[6] the notifications (JSON): { address, marker?, markWithHistory?, entries, counts, audit,
+        history, transient, lifted, changes: [{ type, at, scope?, ... }] }, key fields being
+        KEYS positions. markWithHistory: the marker is written only if the address has
         transient history once the whole list is applied (deliveries).
 
 Returns, per notification, per change: { outcome, scope, reason, previousReason } ('' = none),
@@ -27,17 +31,11 @@ local auditMax = tonumber(ARGV[4])
 local REASONS = cjson.decode(ARGV[5])
 local notifications = cjson.decode(ARGV[6])
 
-local INDEX, AUDIT = KEYS[1], KEYS[2]
-local RANK, REASON_KEY = {}, {}
-for i, reason in ipairs(REASONS) do
-  RANK[reason] = #REASONS - i + 1
-  REASON_KEY[reason] = KEYS[2 + i]
-end
+local RANK = {}
+for i, reason in ipairs(REASONS) do RANK[reason] = #REASONS - i + 1 end
 
 -- The notification being applied: set before each one, read by the functions below.
-local address, scopesKey, historyKey, transientKey, liftedKey, globalKey
-
-local function member(scope) return scope .. '\n' .. address end
+local address, entriesKey, countsKey, auditKey, historyKey, transientKey, liftedKey
 
 local function audit(action, scope, reason, evidence)
   local record = cjson.encode({ action = action, scope = scope, reason = reason,
@@ -45,68 +43,101 @@ local function audit(action, scope, reason, evidence)
   if redis.call('LPUSH', historyKey, record) > historyMax then
     redis.call('LTRIM', historyKey, 0, historyMax - 1)
   end
-  redis.call('XADD', AUDIT, 'MAXLEN', '~', auditMax, '*', 'address', address, 'record', record)
-end
-
-local function readEntry(scopeKey)
-  local raw = redis.call('HGET', scopeKey, address)
-  if raw then return cjson.decode(raw) end
-  return nil
-end
-
-local function writeEntry(scopeKey, entry, oldReason)
-  redis.call('HSET', scopeKey, address, cjson.encode(entry))
-  -- An entry updated under the same reason is already where the indexes say.
-  if oldReason == entry.reason then return end
-  redis.call('SADD', scopesKey, entry.scope)
-  redis.call('ZADD', INDEX, 0, member(entry.scope))
-  if oldReason then redis.call('ZREM', REASON_KEY[oldReason], member(entry.scope)) end
-  redis.call('ZADD', REASON_KEY[entry.reason], 0, member(entry.scope))
-end
-
-local function deleteEntry(scopeKey, entry)
-  redis.call('HDEL', scopeKey, address)
-  redis.call('SREM', scopesKey, entry.scope)
-  redis.call('ZREM', INDEX, member(entry.scope))
-  redis.call('ZREM', REASON_KEY[entry.reason], member(entry.scope))
+  redis.call('XADD', auditKey, 'MAXLEN', '~', auditMax, '*', 'address', address, 'record', record)
 end
 
 local function tiebreak(evidence)
   return (evidence.feedbackId or '') .. '/' .. (evidence.sesMessageId or '') .. '/' .. (evidence.note or '')
 end
 
+local function sameEvidence(a, b)
+  return a.at == b.at and a.kind == b.kind and tiebreak(a) == tiebreak(b)
+end
+
+local function readRecord()
+  local raw = redis.call('HGET', entriesKey, address)
+  if raw then return cjson.decode(raw) end
+  return {}
+end
+
+local function readEntry(scope)
+  local s = readRecord()[scope]
+  if not s then return nil end
+  return { reason = s.r, firstAt = s.f, lastAt = s.l or s.f, count = s.n, evidence = s.e,
+    evidenceAt = s.t or s.f, latest = s.x or s.e }
+end
+
+local function compact(entry)
+  local s = { r = entry.reason, f = entry.firstAt, n = entry.count, e = entry.evidence }
+  if entry.lastAt ~= entry.firstAt then s.l = entry.lastAt end
+  if (entry.evidenceAt or entry.firstAt) ~= entry.firstAt then s.t = entry.evidenceAt end
+  if not sameEvidence(entry.latest, entry.evidence) then s.x = entry.latest end
+  return s
+end
+
+local function writeEntry(scope, entry, oldReason)
+  local record = readRecord()
+  record[scope] = compact(entry)
+  redis.call('HSET', entriesKey, address, cjson.encode(record))
+  if oldReason == entry.reason then return end
+  redis.call('HINCRBY', countsKey, entry.reason, 1)
+  if oldReason then redis.call('HINCRBY', countsKey, oldReason, -1) end
+end
+
+local function deleteEntry(scope, entry)
+  local record = readRecord()
+  record[scope] = nil
+  if next(record) == nil then
+    redis.call('HDEL', entriesKey, address)
+  else
+    redis.call('HSET', entriesKey, address, cjson.encode(record))
+  end
+  redis.call('HINCRBY', countsKey, entry.reason, -1)
+end
+
+-- Every field merged below is a function of the set of notifications applied, not of their
+-- order: replicas racing on one address end in the state one processor would reach.
+
+-- Whether (at, evidence) is later than the entry's latest notification.
+local function isLater(entry, at, evidence)
+  return at > entry.lastAt or (at == entry.lastAt and tiebreak(evidence) > tiebreak(entry.latest))
+end
+
+-- Whether (reason, at, evidence) should establish the entry's reason.
+local function isStronger(entry, reason, at, evidence)
+  local evidenceAt = entry.evidenceAt or entry.firstAt
+  return RANK[reason] > RANK[entry.reason] or (RANK[reason] == RANK[entry.reason] and (at < evidenceAt
+      or (at == evidenceAt and tiebreak(evidence) < tiebreak(entry.evidence))))
+end
+
 -- Each change function returns outcome, scope, reason after, reason before.
 
-local function suppress(scopeKey, scope, reason, evidence, at)
+local function suppress(scope, reason, evidence, at)
   if reason == 'unsubscribe' then
     -- An opt-in later than this opt-out has already decided.
     local liftedAt = tonumber(redis.call('HGET', liftedKey, scope))
     if liftedAt and at <= liftedAt then return 'unchanged', scope end
   end
-  local entry = readEntry(scopeKey)
+  local entry = readEntry(scope)
   if not entry then
-    writeEntry(scopeKey, { address = address, scope = scope, reason = reason, firstAt = at,
-      lastAt = at, count = 1, evidence = evidence, evidenceAt = at, latest = evidence }, nil)
+    writeEntry(scope, { reason = reason, firstAt = at, lastAt = at, count = 1, evidence = evidence,
+      evidenceAt = at, latest = evidence }, nil)
     audit('added', scope, reason, evidence)
     return 'added', scope, reason
   end
-  -- Every field below is a function of the set of notifications applied, not of their order:
-  -- replicas racing on one address end in the state one processor would reach.
   local oldReason = entry.reason
   entry.count = entry.count + 1
   if at < entry.firstAt then entry.firstAt = at end
-  if at > entry.lastAt or (at == entry.lastAt and tiebreak(evidence) > tiebreak(entry.latest)) then
+  if isLater(entry, at, evidence) then
     entry.lastAt = at
     entry.latest = evidence
   end
-  local evidenceAt = entry.evidenceAt or entry.firstAt
-  if RANK[reason] > RANK[oldReason] or (RANK[reason] == RANK[oldReason] and (at < evidenceAt
-      or (at == evidenceAt and tiebreak(evidence) < tiebreak(entry.evidence)))) then
+  if isStronger(entry, reason, at, evidence) then
     entry.reason = reason
     entry.evidence = evidence
     entry.evidenceAt = at
   end
-  writeEntry(scopeKey, entry, oldReason)
+  writeEntry(scope, entry, oldReason)
   audit('updated', scope, reason, evidence)
   return 'updated', scope, entry.reason, oldReason
 end
@@ -127,7 +158,7 @@ local function countTransient(change, at)
   -- Any run of threshold bounces within the window, wherever this one falls in time.
   for i = 1, #times - change.threshold + 1 do
     if times[i + change.threshold - 1] - times[i] <= change.windowMs then
-      return suppress(globalKey, 'global', 'transient-bounces', change.evidence, at)
+      return suppress('global', 'transient-bounces', change.evidence, at)
     end
   end
   audit('counted', 'global', nil, change.evidence)
@@ -148,47 +179,76 @@ local function resetTransient(change, at)
 end
 
 local function lift(change, at)
-  local key = KEYS[change.key]
   local liftedAt = tonumber(redis.call('HGET', liftedKey, change.scope))
   if not liftedAt or at > liftedAt then redis.call('HSET', liftedKey, change.scope, at) end
-  local entry = readEntry(key)
+  local entry = readEntry(change.scope)
   -- Only an unsubscribe is the subscriber's to take back, and only an older one.
   if not entry or entry.reason ~= 'unsubscribe' or entry.lastAt > at then
     return 'unchanged', change.scope, entry and entry.reason, entry and entry.reason
   end
-  deleteEntry(key, entry)
+  deleteEntry(change.scope, entry)
   audit('lifted', change.scope, entry.reason, change.evidence)
   return 'lifted', change.scope, nil, entry.reason
 end
 
 local function remove(change)
-  local key = KEYS[change.key]
-  local entry = readEntry(key)
+  local entry = readEntry(change.scope)
   if change.scope == 'global' then redis.call('DEL', transientKey) end
   if not entry then return 'unchanged', change.scope end
-  deleteEntry(key, entry)
+  deleteEntry(change.scope, entry)
   audit('removed', change.scope, entry.reason, change.evidence)
   return 'removed', change.scope, nil, entry.reason
 end
 
 local function restore(change)
-  local key = KEYS[change.key]
-  local existing = readEntry(key)
+  local existing = readEntry(change.scope)
   if existing then return 'unchanged', change.scope, existing.reason, existing.reason end
-  writeEntry(key, change.entry, nil)
-  audit('imported', change.entry.scope, change.entry.reason, change.evidence)
+  writeEntry(change.scope, change.entry, nil)
+  audit('imported', change.scope, change.entry.reason, change.evidence)
   return 'imported', change.scope, change.entry.reason
+end
+
+-- An entry of the layout before buckets, moved here: merged with one already written here (a
+-- notification applied by a new replica while old ones still ran) as the notifications behind
+-- both would have been. The old field is deleted only if it still holds what was read, so an
+-- old replica's later write to it is moved by the next pass. Its history moves separately.
+local function adopt(change)
+  local old = change.entry
+  old.evidenceAt = old.evidenceAt or old.firstAt
+  old.latest = old.latest or old.evidence
+  local entry = readEntry(change.scope)
+  local outcome, oldReason = 'imported', nil
+  if not entry then
+    entry = old
+  else
+    outcome, oldReason = 'updated', entry.reason
+    entry.count = entry.count + old.count
+    if old.firstAt < entry.firstAt then entry.firstAt = old.firstAt end
+    if isLater(entry, old.lastAt, old.latest) then
+      entry.lastAt = old.lastAt
+      entry.latest = old.latest
+    end
+    if isStronger(entry, old.reason, old.evidenceAt, old.evidence) then
+      entry.reason = old.reason
+      entry.evidence = old.evidence
+      entry.evidenceAt = old.evidenceAt
+    end
+  end
+  writeEntry(change.scope, entry, oldReason)
+  local legacyKey = KEYS[change.legacy]
+  if redis.call('HGET', legacyKey, address) == change.raw then redis.call('HDEL', legacyKey, address) end
+  return outcome, change.scope, entry.reason, oldReason
 end
 
 local function applyChange(change)
   local at = change.at
-  if change.type == 'suppress' then
-    return suppress(KEYS[change.key], change.scope, change.reason, change.evidence, at)
+  if change.type == 'suppress' then return suppress(change.scope, change.reason, change.evidence, at)
   elseif change.type == 'countTransient' then return countTransient(change, at)
   elseif change.type == 'resetTransient' then return resetTransient(change, at)
   elseif change.type == 'lift' then return lift(change, at)
   elseif change.type == 'remove' then return remove(change)
   elseif change.type == 'restore' then return restore(change)
+  elseif change.type == 'adopt' then return adopt(change)
   elseif change.type == 'record' then
     audit('recorded', nil, nil, change.evidence)
     return 'recorded'
@@ -203,11 +263,12 @@ local results = {}
 local deliveryMarkers = {}
 for n, notification in ipairs(notifications) do
   address = notification.address
-  scopesKey = KEYS[notification.scopes]
+  entriesKey = KEYS[notification.entries]
+  countsKey = KEYS[notification.counts]
+  auditKey = KEYS[notification.audit]
   historyKey = KEYS[notification.history]
   transientKey = KEYS[notification.transient]
   liftedKey = KEYS[notification.lifted]
-  globalKey = KEYS[notification.global]
   local markerKey = notification.marker and KEYS[notification.marker]
   local applied = {}
   if markerKey and (deliveryMarkers[markerKey] or redis.call('EXISTS', markerKey) == 1) then
