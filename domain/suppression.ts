@@ -258,7 +258,7 @@ export interface AppliedSuppressionChange {
  * its own: on Redis Cluster the buckets spread over the shards, and each notification's keys
  * share its bucket's slot. Fixed: an address's bucket is part of the stored layout.
  */
-export const SUPPRESSION_BUCKETS = 1024;
+export const SUPPRESSION_BUCKETS = 256;
 
 /**
  * An address's bucket: FNV-1a (32 bits) of its UTF-16 code units, modulo the bucket count.

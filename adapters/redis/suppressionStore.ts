@@ -75,9 +75,10 @@ type ScriptedRedis = Redis & {
  */
 const NOTIFICATIONS_PER_CALL = 250;
 
-/** Buckets read per round trip when paging; doubled each round a page is still short. */
-const FIRST_PAGE_ROUND = 1;
+/** Buckets whose first scan batch a page reads per round trip, at most; rounds double from 1. */
 const MAX_PAGE_ROUND = 64;
+/** HSCAN's COUNT: about this many addresses per scan batch (small hashes come whole). */
+const SCAN_COUNT = 500;
 
 /**
  * Entries a filtered page may read before it answers with what it found and a cursor: a
@@ -362,49 +363,62 @@ export function makeSuppressionStore(
     },
 
     async list({ scope, reason, cursor, limit }): Promise<SuppressionPage> {
-      let { bucket, after } =
-        cursor === undefined ? { bucket: 0, after: null } : decodeCursor(cursor);
+      let position: PagePosition =
+        cursor === undefined ? { bucket: 0, scan: '0', after: null } : decodeCursor(cursor);
       const entries: SuppressionEntry[] = [];
       let read = 0;
-      let round = FIRST_PAGE_ROUND;
-      while (bucket < SUPPRESSION_BUCKETS) {
-        const buckets = Array.from(
-          { length: Math.min(round, SUPPRESSION_BUCKETS - bucket) },
-          (_, i) => bucket + i,
-        );
-        const pipeline = redis.pipeline();
-        for (const b of buckets) pipeline.hgetall(keys.entries(b));
-        const replies = replyValues(await pipeline.exec()) as Record<string, string>[];
-        for (const [i, fields] of replies.entries()) {
-          const b = buckets[i]!;
-          for (const address of Object.keys(fields).sort() as EmailAddress[]) {
-            if (after !== null && address < after.address) continue;
-            read++;
-            const record = JSON.parse(fields[address]!) as StoredRecord;
-            for (const entryScope of (Object.keys(record) as SuppressionScope[]).sort()) {
-              if (after !== null && address === after.address && entryScope <= after.scope)
-                continue;
-              if (scope !== undefined && entryScope !== scope) continue;
-              const entry = toEntry(address, entryScope, record[entryScope]!);
-              if (reason !== undefined && entry.reason !== reason) continue;
-              entries.push(entry);
-              if (entries.length === limit)
-                return {
-                  entries,
-                  nextCursor: encodeCursor(b, { address, scope: entryScope }),
-                };
-            }
-          }
-          after = null;
-          bucket = b + 1;
-          if (read >= MAX_ENTRIES_READ_PER_PAGE) break;
+      // Buckets' first scan batches, fetched a round ahead: a sparse list is not one round
+      // trip per bucket. Rounds double while the page is short.
+      const ahead = new Map<number, [string, string[]]>();
+      let round = 1;
+      while (position.bucket < SUPPRESSION_BUCKETS) {
+        const { bucket, scan, after } = position;
+        let batch = scan === '0' ? ahead.get(bucket) : undefined;
+        if (batch === undefined && scan === '0') {
+          const pipeline = redis.pipeline();
+          const buckets = Math.min(round, SUPPRESSION_BUCKETS - bucket);
+          for (let b = bucket; b < bucket + buckets; b++)
+            pipeline.hscan(keys.entries(b), '0', 'COUNT', SCAN_COUNT);
+          replyValues(await pipeline.exec()).forEach((reply, i) =>
+            ahead.set(bucket + i, reply as [string, string[]]),
+          );
+          round = Math.min(round * 2, MAX_PAGE_ROUND);
+          batch = ahead.get(bucket)!;
         }
+        batch ??= await redis.hscan(keys.entries(bucket), scan, 'COUNT', SCAN_COUNT);
+        ahead.delete(bucket);
+        const [next, flat] = batch;
+        const fields: [EmailAddress, string][] = [];
+        for (let i = 0; i < flat.length; i += 2)
+          fields.push([flat[i] as EmailAddress, flat[i + 1]!]);
+        fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        for (const [address, raw] of fields) {
+          if (after !== null && address < after.address) continue;
+          read++;
+          const record = JSON.parse(raw) as StoredRecord;
+          for (const entryScope of (Object.keys(record) as SuppressionScope[]).sort()) {
+            if (after !== null && address === after.address && entryScope <= after.scope) continue;
+            if (scope !== undefined && entryScope !== scope) continue;
+            const entry = toEntry(address, entryScope, record[entryScope]!);
+            if (reason !== undefined && entry.reason !== reason) continue;
+            entries.push(entry);
+            // Cut inside the batch: the next page scans it again from the same cursor.
+            if (entries.length === limit)
+              return {
+                entries,
+                nextCursor: encodeCursor({ bucket, scan, after: { address, scope: entryScope } }),
+              };
+          }
+        }
+        position =
+          next === '0'
+            ? { bucket: bucket + 1, scan: '0', after: null }
+            : { bucket, scan: next, after: null };
         if (read >= MAX_ENTRIES_READ_PER_PAGE) break;
-        round = Math.min(round * 2, MAX_PAGE_ROUND);
       }
       return {
         entries,
-        nextCursor: bucket < SUPPRESSION_BUCKETS ? encodeCursor(bucket, null) : null,
+        nextCursor: position.bucket < SUPPRESSION_BUCKETS ? encodeCursor(position) : null,
       };
     },
 
@@ -508,34 +522,38 @@ export function byStrength(a: SuppressionEntry, b: SuppressionEntry): number {
   return rank !== 0 ? rank : a.firstAt.localeCompare(b.firstAt);
 }
 
-/** A cursor: the bucket, then (for a page cut inside it) the last address and scope given. */
-function encodeCursor(
-  bucket: number,
-  after: { readonly address: string; readonly scope: string } | null,
-): string {
-  const text = after === null ? `${bucket}` : `${bucket}\n${after.address}\n${after.scope}`;
-  return Buffer.from(text).toString('base64url');
+/**
+ * Where a page stopped: a bucket, a position in its hash scan (Redis's cursor), and, for a page
+ * cut inside a scan batch, the last address and scope given (the batch is sorted by address).
+ */
+interface PagePosition {
+  readonly bucket: number;
+  readonly scan: string;
+  readonly after: { readonly address: EmailAddress; readonly scope: SuppressionScope } | null;
 }
 
-function decodeCursor(cursor: string): {
-  bucket: number;
-  after: { address: EmailAddress; scope: SuppressionScope } | null;
-} {
+function encodeCursor({ bucket, scan, after }: PagePosition): string {
+  const parts = [String(bucket), scan, ...(after === null ? [] : [after.address, after.scope])];
+  return Buffer.from(parts.join('\n')).toString('base64url');
+}
+
+function decodeCursor(cursor: string): PagePosition {
   const invalid = () =>
     new InvalidCursorError(`cursor ${JSON.stringify(cursor)} is not one this API returned`);
   const decoded = Buffer.from(cursor, 'base64url');
   if (decoded.length === 0 || decoded.toString('base64url') !== cursor) throw invalid();
-  const [bucketText, address, scope, ...rest] = decoded.toString().split('\n');
-  const bucket = Number(bucketText);
+  const parts = decoded.toString().split('\n');
+  const [bucketText = '', scan = '', address, scope] = parts;
   if (
-    !/^\d+$/.test(bucketText ?? '') ||
-    bucket >= SUPPRESSION_BUCKETS ||
-    rest.length > 0 ||
-    (address === undefined) !== (scope === undefined)
+    !/^\d{1,6}$/.test(bucketText) ||
+    Number(bucketText) >= SUPPRESSION_BUCKETS ||
+    !/^\d{1,20}$/.test(scan) ||
+    (parts.length !== 2 && parts.length !== 4)
   )
     throw invalid();
   return {
-    bucket,
+    bucket: Number(bucketText),
+    scan,
     after:
       address === undefined
         ? null
