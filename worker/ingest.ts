@@ -1,5 +1,6 @@
 /**
- * The ingest step: one SQS batch in, one explicit outcome per message out (STYLE.md §4).
+ * The ingest step: one SQS batch in, one explicit outcome per message out (STYLE.md §4), in
+ * named steps: decode, verify, route, enqueue, dead-letter, delete, outcomes.
  *
  * Order matters (DESIGN.md, "Guarantees"): jobs are added first, and a message is deleted only
  * when every one of its jobs was accepted; a poison message is sent to the DLQ first and
@@ -66,6 +67,11 @@ export interface IngestDeps {
   readonly log: Logger;
 }
 
+interface Decoded {
+  readonly message: Message;
+  readonly event: DomainEvent;
+}
+
 interface Routed {
   readonly message: Message;
   readonly event: DomainEvent;
@@ -97,44 +103,81 @@ export async function ingestBatch(
 }
 
 async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<MessageOutcome[]> {
-  const { metrics, log } = deps;
-  metrics.messagesReceived.inc(messages.length);
-  metrics.batchSize.observe(messages.length);
+  deps.metrics.messagesReceived.inc(messages.length);
+  deps.metrics.batchSize.observe(messages.length);
+  const { decoded, undecodable } = decodeAll(messages, deps);
+  const { verified, forged, unverifiable } = await verifyAll(decoded, deps);
+  const poison = [...undecodable, ...forged];
+  const enqueued = await enqueueJobs(routeAll(verified, deps), deps);
+  const deadLetterFailures = await deadLetter(poison, deps);
+  const deadLettered =
+    deadLetterFailures === null
+      ? []
+      : poison.filter((p) => !deadLetterFailures.has(idOf(p.message)));
+  const deleteFailures = await deleteDone(
+    [...enqueued.accepted.map((r) => r.message), ...deadLettered.map((p) => p.message)],
+    deps,
+  );
+  return outcomesOf(
+    messages,
+    { enqueued, unverifiable, poison, deadLetterFailures, deleteFailures },
+    deps,
+  );
+}
 
-  const decodedEvents: { message: Message; event: DomainEvent }[] = [];
-  const poison: PoisonMessage[] = [];
+/** Step 1: every body through the codecs; what does not decode is poison. */
+function decodeAll(
+  messages: readonly Message[],
+  { metrics, log }: IngestDeps,
+): { decoded: Decoded[]; undecodable: PoisonMessage[] } {
+  const decoded: Decoded[] = [];
+  const undecodable: PoisonMessage[] = [];
   for (const message of messages) {
-    const decoded = decodeSqsBody(message.Body ?? '');
-    if (isLeft(decoded)) {
-      const error = decoded.left;
+    const result = decodeSqsBody(message.Body ?? '');
+    if (isLeft(result)) {
+      const error = result.left;
       metrics.decodeFailures.inc({ reason: error.reason });
       log.warn(
         { messageId: idOf(message), reason: error.reason, path: error.path },
         `undecodable message: ${redactText(error.message)}`,
       );
-      poison.push({
+      undecodable.push({
         message,
         error: 'decode',
         reason: error.reason,
         path: error.path,
         text: error.message,
       });
-      continue;
-    }
-    decodedEvents.push({ message, event: decoded.right });
+    } else decoded.push({ message, event: result.right });
   }
+  return { decoded, undecodable };
+}
 
-  const unverifiable: { message: Message; detail: string }[] = [];
-  const routed: Routed[] = [];
+/**
+ * Step 2: SNS signatures, where there are any to check. A forged one is poison; one that
+ * cannot be checked now (certificate unreachable) comes back later.
+ */
+async function verifyAll(
+  decoded: readonly Decoded[],
+  { verifySignature, metrics, log }: IngestDeps,
+): Promise<{
+  verified: Decoded[];
+  forged: PoisonMessage[];
+  unverifiable: { message: Message; detail: string }[];
+}> {
   const checks = await Promise.all(
-    decodedEvents.map(({ message, event }) =>
+    decoded.map(({ message, event }) =>
       // Raw message delivery carries no signature: only envelopes can be checked.
-      deps.verifySignature === undefined || event.sns === null
+      verifySignature === undefined || event.sns === null
         ? Promise.resolve<SignatureCheck>({ type: 'valid' })
-        : deps.verifySignature(message.Body ?? ''),
+        : verifySignature(message.Body ?? ''),
     ),
   );
-  decodedEvents.forEach(({ message, event }, i) => {
+  const verified: Decoded[] = [];
+  const forged: PoisonMessage[] = [];
+  const unverifiable: { message: Message; detail: string }[] = [];
+  decoded.forEach((item, i) => {
+    const { message, event } = item;
     const check = checks[i]!;
     if (check.type === 'invalid') {
       metrics.signatureFailures.inc({ reason: check.reason });
@@ -142,7 +185,7 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
         { messageId: idOf(message), reason: check.reason, topicArn: event.sns?.topicArn },
         `SNS signature check failed: ${check.message}`,
       );
-      poison.push({
+      forged.push({
         message,
         error: 'signature',
         reason: check.reason,
@@ -155,64 +198,95 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
         `SNS signature not checked (${check.message}); the message will come back`,
       );
       unverifiable.push({ message, detail: check.message });
-    } else {
-      deps.onEvent?.(event, message);
-      const jobs = routeEvent(event);
-      routed.push({
-        message,
-        event,
-        jobs: deps.keepInboundContent === false ? withoutInboundContent(jobs) : jobs,
-      });
-    }
+    } else verified.push(item);
   });
+  return { verified, forged, unverifiable };
+}
 
-  // Suppression and metrics are one job per batch each: a message depends on its batch's.
+/** Step 3: each verified event's own jobs. */
+function routeAll(verified: readonly Decoded[], deps: IngestDeps): Routed[] {
+  return verified.map(({ message, event }) => {
+    deps.onEvent?.(event, message);
+    const jobs = routeEvent(event);
+    return {
+      message,
+      event,
+      jobs: deps.keepInboundContent === false ? withoutInboundContent(jobs) : jobs,
+    };
+  });
+}
+
+interface Enqueued {
+  /** Messages all of whose jobs were accepted: safe to delete. */
+  readonly accepted: readonly Routed[];
+  readonly refused: readonly Routed[];
+  readonly failed: EnqueueOutcome['failed'];
+  readonly queuesOf: (r: Routed) => QueueName[];
+}
+
+/**
+ * Step 4: the batch's jobs, one add per queue. Suppression and metrics are one job per batch
+ * each, so a message depends on its batch's too.
+ */
+async function enqueueJobs(routed: readonly Routed[], deps: IngestDeps): Promise<Enqueued> {
   const eventJobs = routed.flatMap((r) => r.jobs);
-  const batchJobs = [suppressionBatchJob(eventJobs), metricsJob(routed.map((r) => r.event))];
-  const enqueued = await enqueueAll(
-    [
-      ...eventJobs.filter((job) => job.queue !== 'suppression'),
-      ...batchJobs.filter((job) => job !== null),
-    ],
-    deps,
-  );
-  const batchMetrics = batchJobs[1];
-  const queuesOf = (r: Routed): QueueName[] => [
-    ...r.jobs.map((job) => job.queue),
-    ...(batchMetrics ? [batchMetrics.queue] : []),
-  ];
-  const accepted = routed.filter((r) => queuesOf(r).every((queue) => !enqueued.failed.has(queue)));
-  const refused = routed.filter((r) => !accepted.includes(r)); // ≤ 10 each: no Set needed
-  for (const [queue, error] of enqueued.failed) {
-    log.error(
+  const suppression = suppressionBatchJob(eventJobs);
+  const metrics = metricsJob(routed.map((r) => r.event));
+  const jobs: JobSpec[] = eventJobs.filter((job) => job.queue !== 'suppression');
+  if (suppression !== null) jobs.push(suppression);
+  if (metrics !== null) jobs.push(metrics);
+  const { failed } = await enqueueAll(jobs, deps);
+  for (const [queue, error] of failed) {
+    deps.log.error(
       { queue, err: loggableError(error) },
       `could not add jobs to ${queue}; their messages stay on the queue`,
     );
   }
+  const queuesOf = (r: Routed): QueueName[] => [
+    ...r.jobs.map((job) => job.queue),
+    ...(metrics ? [metrics.queue] : []),
+  ];
+  const accepted = routed.filter((r) => queuesOf(r).every((queue) => !failed.has(queue)));
+  const refused = routed.filter((r) => !accepted.includes(r)); // ≤ 10 each: no Set needed
+  return { accepted, refused, failed, queuesOf };
+}
 
-  const deadLetterFailures =
-    deps.deadLetter === null
-      ? null
-      : poison.length === 0
-        ? new Map<string, string>()
-        : await deps.deadLetter(poison);
-  const deadLettered =
-    deadLetterFailures === null
-      ? []
-      : poison.filter((p) => !deadLetterFailures.has(idOf(p.message)));
+/** Step 5: poison to the DLQ; null when there is none configured (the redrive policy's). */
+async function deadLetter(
+  poison: readonly PoisonMessage[],
+  deps: IngestDeps,
+): Promise<FailedIds | null> {
+  if (deps.deadLetter === null) return null;
+  return poison.length === 0 ? new Map() : await deps.deadLetter(poison);
+}
 
-  const toDelete = [...accepted.map((r) => r.message), ...deadLettered.map((p) => p.message)];
-  const deleteFailures =
-    toDelete.length === 0 ? new Map<string, string>() : await deps.deleteMessages(toDelete);
-  metrics.messagesDeleted.inc(toDelete.length - deleteFailures.size);
-  for (const [messageId, reason] of deleteFailures) {
+/** Step 6: delete what was enqueued or dead-lettered. */
+async function deleteDone(done: readonly Message[], deps: IngestDeps): Promise<FailedIds> {
+  const failures = done.length === 0 ? new Map<string, string>() : await deps.deleteMessages(done);
+  deps.metrics.messagesDeleted.inc(done.length - failures.size);
+  for (const [messageId, reason] of failures) {
     // Its jobs are in; a redelivery adds nothing (job ids), so this costs only a duplicate receive.
-    log.warn({ messageId }, `delete failed: ${reason}`);
+    deps.log.warn({ messageId }, `delete failed: ${reason}`);
   }
-  const deleted = (m: Message) => !deleteFailures.has(idOf(m));
+  return failures;
+}
 
+/** Step 7: one outcome per message, in the batch's order, and the metrics that count them. */
+function outcomesOf(
+  messages: readonly Message[],
+  batch: {
+    readonly enqueued: Enqueued;
+    readonly unverifiable: readonly { message: Message; detail: string }[];
+    readonly poison: readonly PoisonMessage[];
+    readonly deadLetterFailures: FailedIds | null;
+    readonly deleteFailures: FailedIds;
+  },
+  { metrics, log }: IngestDeps,
+): MessageOutcome[] {
+  const { enqueued, unverifiable, poison, deadLetterFailures, deleteFailures } = batch;
+  const deleted = (m: Message) => !deleteFailures.has(idOf(m));
   const outcomes = new Map<string, MessageOutcome>();
-  for (const r of accepted) {
+  for (const r of enqueued.accepted) {
     outcomes.set(idOf(r.message), {
       type: 'enqueued',
       messageId: idOf(r.message),
@@ -220,8 +294,8 @@ async function ingest(messages: readonly Message[], deps: IngestDeps): Promise<M
       deleted: deleted(r.message),
     });
   }
-  for (const r of refused) {
-    const detail = `enqueue failed: ${[...new Set(queuesOf(r))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
+  for (const r of enqueued.refused) {
+    const detail = `enqueue failed: ${[...new Set(enqueued.queuesOf(r))].filter((q) => enqueued.failed.has(q)).join(', ')}`;
     outcomes.set(idOf(r.message), {
       type: 'retryLater',
       messageId: idOf(r.message),
