@@ -2,7 +2,8 @@
  * Moves the suppression list's layout before buckets into the buckets, in the background: a
  * pass at start, then one a minute while passes find something — old replicas of a rolling
  * deploy keep writing the old layout until they stop — and after that a cheap look a minute for
- * old entries reappearing (a rollback). One replica at a time, under a Redis lock.
+ * old entries reappearing (a rollback). One replica at a time, under a Redis lock. Once a pass
+ * has found nothing, a key says so and later starts skip the keyspace scan.
  * Meanwhile `check` and `get` read the old layout too (adapters/redis/legacySuppression.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -28,24 +29,30 @@ export function startLegacyMigration(options: {
   readonly intervalMs?: number;
 }): LegacyMigrationRunner {
   const { redis, store, log } = options;
-  const lockKey = `${suppressionKeys(options.keyPrefix).base}:migration-lock`;
+  const { base } = suppressionKeys(options.keyPrefix);
+  const lockKey = `${base}:migration-lock`;
+  /** Set once a full pass found nothing: later starts skip the keyspace scan. */
+  const doneKey = `${base}:layout-migrated`;
   const legacyIndex = `${options.keyPrefix}:suppression:index`;
   const intervalMs = options.intervalMs ?? PASS_INTERVAL_MS;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
-  /** Full passes until one finds nothing; then only the presence look. */
-  let passes = true;
+  /** Full passes until one finds nothing; after that only the presence look. */
+  let passes: boolean | null = null;
 
   const tick = async () => {
+    passes ??= (await redis.exists(doneKey)) === 0;
     if (!passes && (await redis.exists(legacyIndex)) === 0) return;
     const token = randomUUID();
     if ((await redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) === null) return;
     try {
-      const moved = await store.migrateLegacy();
+      const moved = await store.migrateLegacy(() => stopped);
+      if (stopped) return;
       passes = movedAnything(moved);
       if (passes)
         log.info({ ...moved }, 'suppression list: moved entries of the layout before buckets');
+      else await redis.set(doneKey, new Date().toISOString());
     } finally {
       if ((await redis.get(lockKey)) === token) await redis.del(lockKey);
     }

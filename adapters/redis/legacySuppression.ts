@@ -22,7 +22,10 @@ import type {
   SuppressionStoreOptions,
 } from './suppressionStore';
 
-/** What one pass moved; `remaining` when an old replica wrote during it (another pass is due). */
+/**
+ * What one pass moved; `remaining` when an old replica wrote during it or the pass was stopped
+ * (another pass is due).
+ */
 export interface LegacyMigration {
   readonly entries: number;
   readonly transientHistories: number;
@@ -102,6 +105,7 @@ export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
     async migrate(
       store: RedisSuppressionStore,
       options: SuppressionStoreOptions,
+      stopping: () => boolean,
     ): Promise<LegacyMigration> {
       const moved = { entries: 0, transientHistories: 0, optIns: 0, histories: 0, markers: 0 };
       const scopeHashes: string[] = [];
@@ -111,6 +115,7 @@ export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
         const [next, found] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
         cursor = next;
         for (const key of found) {
+          if (stopping()) return { ...moved, remaining: true };
           const rest = key.slice(p.length + 1);
           // The new layout shares the base when the prefix has no braces: its keys start `{`.
           if (rest.startsWith('{') || rest === 'audit') continue;
@@ -125,7 +130,10 @@ export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
         }
       } while (cursor !== '0');
 
-      for (const key of scopeHashes) moved.entries += await moveScope(key);
+      for (const key of scopeHashes) {
+        if (stopping()) return { ...moved, remaining: true };
+        moved.entries += await moveScope(key);
+      }
       const left = await Promise.all(scopeHashes.map((key) => redis.exists(key)));
       const remaining = left.some((n) => n > 0);
       // The indexes and address sets only describe the hashes: gone once the hashes are.

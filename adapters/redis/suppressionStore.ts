@@ -173,8 +173,11 @@ export type RedisSuppressionStore = SuppressionStore & {
   applyScripted(
     notifications: readonly ScriptNotification[],
   ): Promise<AppliedSuppressionChange[][]>;
-  /** Moves what the layout before buckets left into this one (legacySuppression.ts). */
-  migrateLegacy(): Promise<LegacyMigration>;
+  /**
+   * Moves what the layout before buckets left into this one (legacySuppression.ts); stops
+   * between commands once `stopping` says so (the pass is safe to resume).
+   */
+  migrateLegacy(stopping?: () => boolean): Promise<LegacyMigration>;
 };
 
 export function makeSuppressionStore(
@@ -436,7 +439,7 @@ export function makeSuppressionStore(
       return { total, byReason };
     },
 
-    migrateLegacy: () => legacy.migrate(store, options),
+    migrateLegacy: (stopping = () => false) => legacy.migrate(store, options, stopping),
   };
   return store;
 }
