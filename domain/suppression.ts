@@ -65,6 +65,18 @@ export interface SuppressionEvidence {
   readonly sesReason?: string;
 }
 
+/**
+ * A note is copied into the entry, its history and the audit stream, whichever way it comes
+ * (the API, `suppression add|remove --note`, an imported row): keep it short.
+ */
+export const MAX_NOTE_BYTES = 1024;
+
+/** Why `note` cannot be kept (its size; never its text), or null when it can. */
+export function noteProblem(note: string): string | null {
+  const bytes = Buffer.byteLength(note, 'utf8');
+  return bytes > MAX_NOTE_BYTES ? `at most ${MAX_NOTE_BYTES} bytes (UTF-8), got ${bytes}` : null;
+}
+
 /** One change to the list for one address. */
 export type SuppressionChange =
   | {

@@ -50,6 +50,7 @@ import { makeInboundProcessor } from './processors/inbound';
 import { makeMetricsProcessor } from './processors/metrics';
 import { makeSuppressionProcessor } from './processors/suppression';
 import { startReputationEvaluator } from './reputation';
+import { redisConnectionErrors, type RedisConnectionErrors } from './redisConnectionErrors';
 import { makeStatusFeature } from './status';
 import { startSesSyncFeature, type SesSyncFeature } from './sesSyncFeature';
 import { confirmSubscription } from '../adapters/sns/subscriptions';
@@ -94,16 +95,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxRetriesPerRequest: 1,
   });
   const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const redisErrors = redisConnectionErrors(log);
   for (const [name, redis] of [
     ['producer', producerRedis],
     ['worker', workerRedis],
   ] as const) {
-    redis.on(
-      'error',
-      throttled(log, (error: Error) =>
-        log.warn({ connection: name, err: loggableError(error) }, 'redis connection error'),
-      ),
-    );
+    redis.on('error', (error: Error) => redisErrors.error(name, error));
+    redis.on('ready', () => redisErrors.ready(name));
   }
 
   const jobQueues: JobQueues = makeJobQueues(producerRedis, config.bullmqPrefix, config.jobs);
@@ -138,6 +136,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ? startProcessors(
         options,
         workerRedis,
+        redisErrors,
         metrics,
         sesSync?.wrap(workerStore, 'worker') ?? workerStore,
       )
@@ -322,6 +321,7 @@ function startIngest(
 function startProcessors(
   options: WorkerOptions,
   workerRedis: Redis,
+  redisErrors: RedisConnectionErrors,
   metrics: Metrics,
   store: SuppressionStore,
 ): Worker[] {
@@ -351,7 +351,12 @@ function startProcessors(
           `job ${outcome}`,
         );
     },
-    onError: (error: Error) => log.warn({ err: loggableError(error) }, 'bullmq worker error'),
+    // BullMQ's own connections (copies of the worker connection) retry as it does: while it is
+    // not ready, their errors are the same outage, told once with its own.
+    onError: (error: Error) => {
+      if (workerRedis.status !== 'ready') redisErrors.error('worker', error);
+      else log.warn({ err: loggableError(error) }, 'bullmq worker error');
+    },
   };
   const forwarder =
     config.forwarding === null ? null : makeForwarder(options, workerRedis, config.forwarding);
@@ -493,22 +498,4 @@ async function quit(redis: Redis): Promise<void> {
   } catch {
     redis.disconnect();
   }
-}
-
-/** ioredis reports every failed reconnect; one line per 30 s is enough to tell the story. */
-function throttled(log: Logger, report: (error: Error) => void): (error: Error) => void {
-  let last = 0;
-  let suppressed = 0;
-  return (error) => {
-    const now = Date.now();
-    if (now - last < 30_000) {
-      suppressed++;
-      return;
-    }
-    if (suppressed > 0)
-      log.warn({ suppressed }, 'more redis connection errors since the last report');
-    last = now;
-    suppressed = 0;
-    report(error);
-  };
 }

@@ -14,6 +14,7 @@ import type { SuppressionStore } from '../../domain/ports';
 import {
   isSuppressionReason,
   listScope,
+  noteProblem,
   parseScope,
   topicScope,
   type SuppressionScope,
@@ -22,8 +23,6 @@ import { InvalidCursorError } from '../redis/suppressionStore';
 import type { HttpRoutes } from './server';
 
 export const MAX_CHECK_ADDRESSES = 10_000;
-/** A manual entry's note is copied into the history and the audit stream: keep it short. */
-export const MAX_NOTE_BYTES = 1024;
 /**
  * The check's body: 10,000 of the longest addresses written entirely in `\uXXXX` escapes (6
  * characters each, quoted, comma-separated), plus room for the other fields.
@@ -132,10 +131,8 @@ export function suppressionRoutes(options: SuppressionRoutesOptions): HttpRoutes
       api.put<{ Params: { address: string } }>('/suppressions/:address', async (request, reply) => {
         const address = addressParam(request.params.address);
         const body = decodeBody(PutBody, request.body ?? {});
-        if (body.note !== undefined && Buffer.byteLength(body.note) > MAX_NOTE_BYTES)
-          throw new BadRequest(
-            `note: at most ${MAX_NOTE_BYTES} bytes (UTF-8), got ${Buffer.byteLength(body.note)}`,
-          );
+        const noteTooLong = body.note === undefined ? null : noteProblem(body.note);
+        if (noteTooLong !== null) throw new BadRequest(`note: ${noteTooLong}`);
         const scope = body.scope === undefined ? 'global' : scopeParam(body.scope);
         const [outcome] = await store.apply(
           address,

@@ -12,7 +12,8 @@
  *   <p>:reputation:names:identity          zset  the identity domains with series, by last use
  *   <p>:reputation:state                   hash  dimension → warn | critical (absent: ok)
  *
- * `record` runs as one Lua script per metrics job: each event's first-sight marker is set with
+ * `record` runs as one Lua script per metrics job (`lua/recordReputationEvents.lua`; a state
+ * change is `lua/changeReputationState.lua`): each event's first-sight marker is set with
  * its counts, so an event is counted exactly once however often it is redelivered (within the
  * marker's lifetime), and a job retried after a crash counts nothing twice. The name sets cap
  * the dimensions globally (the same names on every replica), and forget a name unused for as
@@ -40,6 +41,7 @@ import {
   type ReputationState,
   type WindowName,
 } from '../../domain/reputation';
+import { luaScript } from './luaScript';
 
 export interface ReputationStoreOptions {
   /** The BullMQ prefix, e.g. `{ses}`. */
@@ -84,79 +86,6 @@ export interface ReputationStore {
   changeState(dimensionKey: string, state: ReputationState): Promise<ReputationState | null>;
 }
 
-// KEYS: the two name sets, then per event its marker, minute bucket and hour bucket.
-// ARGV: marker TTL (s), configuration-set cap, identity cap, now (ms), name retention (ms), then
-// per event: configuration set ('' = none), identity ('' = none), kind, metric ('' = none),
-// weight, minute bucket EXPIREAT (s, 0 = too old to count), hour bucket EXPIREAT (s, 0 = same).
-// Returns per event: fresh (0|1), configuration-set label, identity label ('' = none).
-const RECORD = `
-local markerTtl = ARGV[1]
-local caps = { tonumber(ARGV[2]), tonumber(ARGV[3]) }
-local now = tonumber(ARGV[4])
-local forgetBefore = now - tonumber(ARGV[5])
-local pruned = {}
-local function label(set, value)
-  if value == '' or value == '${NO_CONFIGURATION_SET}' or value == '${OTHER_LABEL}' then return value end
-  local key = KEYS[set]
-  if redis.call('ZSCORE', key, value) then
-    redis.call('ZADD', key, now, value)
-    return value
-  end
-  if not pruned[set] then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. forgetBefore)
-    pruned[set] = true
-  end
-  if redis.call('ZCARD', key) < caps[set] then
-    redis.call('ZADD', key, now, value)
-    return value
-  end
-  return '${OTHER_LABEL}'
-end
-
-local out = {}
-for i = 0, (#KEYS - 2) / 3 - 1 do
-  local k, a = 2 + i * 3, 5 + i * 7
-  if redis.call('SET', KEYS[k + 1], '1', 'EX', markerTtl, 'NX') then
-    local set = label(1, ARGV[a + 1])
-    if set == '' then set = '${NO_CONFIGURATION_SET}' end
-    local kind, metric, weight = ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5])
-    local identity = ''
-    if metric ~= '' then identity = label(2, ARGV[a + 2]) end
-    for b = 1, 2 do
-      local key, expireAt = KEYS[k + 1 + b], tonumber(ARGV[a + 5 + b])
-      if expireAt > 0 then
-        if b == 1 then redis.call('HINCRBY', key, 'kind|' .. kind, 1) end
-        if metric ~= '' then
-          redis.call('HINCRBY', key, 'account|' .. metric, weight)
-          redis.call('HINCRBY', key, 'configurationSet=' .. set .. '|' .. metric, weight)
-          if identity ~= '' then
-            redis.call('HINCRBY', key, 'identity=' .. identity .. '|' .. metric, weight)
-          end
-        end
-        redis.call('EXPIREAT', key, expireAt)
-      end
-    end
-    out[#out + 1] = 1
-    out[#out + 1] = set
-    out[#out + 1] = identity
-  else
-    out[#out + 1] = 0
-    out[#out + 1] = ''
-    out[#out + 1] = ''
-  end
-end
-return out
-`;
-
-// KEYS: the state hash. ARGV: dimension key, new state. Returns the previous state if changed.
-const CHANGE_STATE = `
-local previous = redis.call('HGET', KEYS[1], ARGV[1]) or 'ok'
-if previous == ARGV[2] then return false end
-if ARGV[2] == 'ok' then redis.call('HDEL', KEYS[1], ARGV[1])
-else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return previous
-`;
-
 interface ScriptedRedis extends Redis {
   sesWorkerReputationRecord(numKeys: number, ...args: (string | number)[]): Promise<unknown[]>;
   sesWorkerReputationState(key: string, dimension: string, state: string): Promise<string | null>;
@@ -169,8 +98,11 @@ export function makeReputationStore(
   redis: Redis,
   options: ReputationStoreOptions,
 ): ReputationStore {
-  redis.defineCommand('sesWorkerReputationRecord', { lua: RECORD });
-  redis.defineCommand('sesWorkerReputationState', { lua: CHANGE_STATE, numberOfKeys: 1 });
+  redis.defineCommand('sesWorkerReputationRecord', { lua: luaScript('recordReputationEvents') });
+  redis.defineCommand('sesWorkerReputationState', {
+    lua: luaScript('changeReputationState'),
+    numberOfKeys: 1,
+  });
   const scripted = redis as ScriptedRedis;
   const p = `${options.keyPrefix}:reputation`;
   const minuteKey = (minute: number) => `${p}:m:${minute}`;
@@ -209,6 +141,9 @@ export function makeReputationStore(
         options.maxIdentities,
         nowMs,
         MINUTE_BUCKET_RETENTION_MS,
+        // The labels the script must never store as names: the domain's, passed in.
+        NO_CONFIGURATION_SET,
+        OTHER_LABEL,
       ];
       for (const event of events) {
         const at = eventTime(event.at, nowMs);

@@ -14,13 +14,12 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
-  SendMessageBatchCommand,
   type Message,
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { fitAttributes, messageBytes, splitBatches } from '../../domain/sqsSize';
-import { ERROR_ATTRIBUTES, REPLAY_ATTRIBUTE } from './messages';
+import { fitAttributes } from '../../domain/sqsSize';
+import { ERROR_ATTRIBUTES, REPLAY_ATTRIBUTE, sendMessageBatches } from './messages';
 import { queueDepth } from './queueDepth';
 
 export { REPLAY_ATTRIBUTE };
@@ -243,32 +242,17 @@ async function sendBatch(
   batch: readonly { message: Message; letter: DeadLetter }[],
   runId: string,
 ): Promise<Map<string, string>> {
-  const entries = batch.map((item) => {
-    const attributes = replayAttributes(item.message, runId);
-    const body = item.message.Body ?? '';
-    return { item, body, attributes, bytes: messageBytes(body, attributes) };
-  });
-  const failures = await Promise.all(
-    splitBatches(entries, (e) => e.bytes).map(async (part) => {
-      const items = part.map((e) => e.item);
-      try {
-        const result = await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: to,
-            Entries: part.map((e, i) => ({
-              Id: String(i),
-              MessageBody: e.body,
-              MessageAttributes: e.attributes,
-            })),
-          }),
-        );
-        return byMessageId(items, result.Failed);
-      } catch (sendError) {
-        return new Map(items.map(({ letter }) => [letter.messageId, describe(sendError)]));
-      }
+  const failures = await sendMessageBatches(
+    sqs,
+    to,
+    batch,
+    (item) => ({
+      body: item.message.Body ?? '',
+      attributes: replayAttributes(item.message, runId),
     }),
+    describe,
   );
-  return new Map(failures.flatMap((f) => [...f]));
+  return new Map([...failures].map(([{ letter }, reason]) => [letter.messageId, reason]));
 }
 
 async function deleteBatch(

@@ -68,19 +68,44 @@ export async function sendToDeadLetterQueue(
   dlqUrl: string,
   poison: readonly PoisonMessage[],
 ): Promise<FailedIds> {
-  if (poison.length === 0) return new Map();
-  const entries = poison.map((p) => {
-    const body = p.message.Body ?? '';
-    const attributes = deadLetterAttributes(p);
-    return { poison: p, body, attributes, bytes: messageBytes(body, attributes) };
+  const failures = await sendMessageBatches(
+    sqs,
+    dlqUrl,
+    poison,
+    (p) => ({ body: p.message.Body ?? '', attributes: deadLetterAttributes(p) }),
+    errorMessage,
+  );
+  return new Map([...failures].map(([p, reason]) => [p.message.MessageId ?? '', reason]));
+}
+
+/** A message to send: its body and attributes, already fitted to SQS's message size. */
+export interface OutgoingMessage {
+  readonly body: string;
+  readonly attributes: Record<string, MessageAttributeValue>;
+}
+
+/**
+ * Sends the items' messages to `queueUrl` in as few SendMessageBatch requests as SQS takes (10
+ * entries, 1 MiB: `splitBatches`), all at once. Returns each item SQS did not accept, with why:
+ * its entry's failure, or `describeError` of the error that failed its whole request.
+ */
+export async function sendMessageBatches<T>(
+  sqs: SQSClient,
+  queueUrl: string,
+  items: readonly T[],
+  messageOf: (item: T) => OutgoingMessage,
+  describeError: (error: unknown) => string,
+): Promise<Map<T, string>> {
+  const entries = items.map((item) => {
+    const { body, attributes } = messageOf(item);
+    return { item, body, attributes, bytes: messageBytes(body, attributes) };
   });
   const failures = await Promise.all(
-    splitBatches(entries, (e) => e.bytes).map(async (batch) => {
-      const messages = batch.map((e) => e.poison.message);
+    splitBatches(entries, (e) => e.bytes).map(async (batch): Promise<[T, string][]> => {
       try {
         const result = await sqs.send(
           new SendMessageBatchCommand({
-            QueueUrl: dlqUrl,
+            QueueUrl: queueUrl,
             Entries: batch.map((e, i) => ({
               Id: String(i),
               MessageBody: e.body,
@@ -88,13 +113,17 @@ export async function sendToDeadLetterQueue(
             })),
           }),
         );
-        return failedIds(messages, result.Failed);
+        return (result.Failed ?? []).flatMap((entry) => {
+          const failed = batch[Number(entry.Id)];
+          return failed ? [[failed.item, entry.Message ?? entry.Code ?? 'failed']] : [];
+        });
       } catch (error) {
-        return allFailed(messages, error);
+        const reason = describeError(error);
+        return batch.map((e) => [e.item, reason]);
       }
     }),
   );
-  return new Map(failures.flatMap((f) => [...f]));
+  return new Map(failures.flat());
 }
 
 /**
@@ -139,6 +168,9 @@ function failedIds(
 }
 
 function allFailed(messages: readonly Message[], error: unknown): FailedIds {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return new Map(messages.map((m) => [m.MessageId ?? '', reason]));
 }
+
+const errorMessage = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

@@ -4,6 +4,8 @@
  * and a value that does not parse. Whatever each prints, the password is not in it.
  */
 import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { eventually } from '../support/await';
 import { startRedis, type RedisServer } from '../support/servers';
 import { CLI } from '../support/workerProcess';
 
@@ -27,9 +29,13 @@ interface Outcome {
 
 /**
  * Runs the CLI; a long-running command (plain `run`) is stopped with SIGTERM once its output
- * shows `until` — it keeps retrying Redis and would not end by itself.
+ * shows `until`, or once `until` settles — it keeps retrying Redis and would not end by itself.
  */
-function cli(args: string[], env: Record<string, string>, until?: RegExp): Promise<Outcome> {
+function cli(
+  args: string[],
+  env: Record<string, string>,
+  until?: RegExp | Promise<unknown>,
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: {
@@ -46,8 +52,10 @@ function cli(args: string[], env: Record<string, string>, until?: RegExp): Promi
     let output = '';
     const collect = (chunk: Buffer) => {
       output += chunk.toString();
-      if (until?.test(output)) child.kill('SIGTERM');
+      if (until instanceof RegExp && until.test(output)) child.kill('SIGTERM');
     };
+    const stop = () => child.kill('SIGTERM');
+    if (until instanceof Promise) until.then(stop, stop);
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.on('error', reject);
@@ -78,8 +86,7 @@ describe.each(commands)('%s', (_label, args) => {
   });
 });
 
-// Plain `run` on WRONGPASS logs nothing at all (ioredis retries the AUTH silently): left as is
-// here, reported separately; the other commands check the password before anything else.
+// The other commands check the password before anything else; plain `run` keeps retrying.
 describe('run (a production worker)', () => {
   it.each([['an unreachable Redis', () => UNREACHABLE, /redis connection error/]])(
     'with %s, logs it without the password',
@@ -89,6 +96,33 @@ describe('run (a production worker)', () => {
       expect(output).not.toContain(SECRET);
     },
   );
+
+  it('with a wrong password (WRONGPASS), logs it once however often it retries, without the password', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('ACL', 'LOG', 'RESET');
+      // Redis counts the refused AUTHs: twenty is several retries of every connection.
+      const retried = eventually(
+        async () => (await authFailures(admin)) >= 20,
+        'twenty refused AUTHs',
+      );
+      const [{ output }] = await Promise.all([
+        cli(
+          ['run'],
+          // Its shutdown waits out the deadline while Redis refuses it: the shortest one.
+          { REDIS_URL: wrongPassword, SQS_QUEUE_URL: QUEUE, SHUTDOWN_TIMEOUT_MS: '1000' },
+          retried,
+        ),
+        retried,
+      ]);
+      const lines = output.split('\n').filter((line) => line.includes('WRONGPASS'));
+      expect(lines.filter((line) => line.includes('redis connection error'))).toHaveLength(1);
+      expect(lines.filter((line) => line.includes('bullmq worker error'))).toEqual([]);
+      expect(output).not.toContain(SECRET);
+    } finally {
+      admin.disconnect();
+    }
+  });
 
   it('with a value that does not parse, names the variable without the password', async () => {
     const { code, output } = await cli(['run'], { REDIS_URL: BAD_VALUE, SQS_QUEUE_URL: QUEUE });
@@ -123,3 +157,15 @@ describe.each([
     expect(code).not.toBe(0);
   });
 });
+
+/** Refused AUTHs since the last `ACL LOG RESET` (the log sums repeats in each entry's count). */
+async function authFailures(admin: Redis): Promise<number> {
+  const entries = (await admin.call('ACL', 'LOG')) as unknown[][];
+  let total = 0;
+  for (const entry of entries) {
+    const fields = new Map<unknown, unknown>();
+    for (let i = 0; i + 1 < entry.length; i += 2) fields.set(entry[i], entry[i + 1]);
+    if (fields.get('reason') === 'auth') total += Number(fields.get('count'));
+  }
+  return total;
+}

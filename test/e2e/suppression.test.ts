@@ -119,9 +119,11 @@ describe('ses-worker suppression', () => {
     REDIS_URL: servers.redisServer.url,
     BULLMQ_PREFIX: '{e2e-cli}',
   });
-  const cli = (args: string[], input?: string) => {
+  // The note limit's checks, apart: were one to fail, the import test's counts would not move.
+  const notes = '{e2e-cli-notes}';
+  const cli = (args: string[], input?: string, prefix?: string) => {
     const result = spawnSync(process.execPath, [CLI, 'suppression', ...args], {
-      env: env(),
+      env: { ...env(), ...(prefix === undefined ? {} : { BULLMQ_PREFIX: prefix }) },
       encoding: 'utf8',
       timeout: 30_000,
       ...(input === undefined ? {} : { input }),
@@ -158,6 +160,18 @@ describe('ses-worker suppression', () => {
       'ses-worker: invalid address "not an address": expected one email address like user@example.com\n',
     );
     expect(cli(['add', 'x@example.com', '--scope', 'nowhere']).code).toBe(64);
+
+    // The API's note limit: 1,024 bytes of UTF-8 (513 × é is 1,026 bytes in 513 characters).
+    const longNote = cli(['add', 'x@example.com', '--note', 'é'.repeat(513)], undefined, notes);
+    expect(longNote.code).toBe(64);
+    expect(longNote.stderr).toBe('ses-worker: --note: at most 1024 bytes (UTF-8), got 1026\n');
+    expect(cli(['get', 'x@example.com'], undefined, notes).code).toBe(1);
+    expect(cli(['add', 'x@example.com', '--note', 'n'.repeat(1024)], undefined, notes).code).toBe(
+      0,
+    );
+    expect(
+      cli(['remove', 'x@example.com', '--note', 'n'.repeat(1025)], undefined, notes).code,
+    ).toBe(64);
   });
 
   it('imports CSV (SES export headers too) idempotently, reports bad rows, and round-trips through export', async () => {
@@ -225,5 +239,26 @@ describe('ses-worker suppression', () => {
     const [code] = (await once(slow, 'close')) as [number];
     expect(code).toBe(0);
     expect(piped.trim().split('\n')).toHaveLength(3001);
+
+    // A row whose note is over the limit is skipped like any bad row; the others are added.
+    const rowsWithNotes = [
+      { address: 'noted-1@example.net', note: 'n'.repeat(1024) },
+      { address: 'noted-2@example.net', note: 'é'.repeat(513) },
+      { address: 'noted-3@example.net' },
+    ];
+    const noted = cli(
+      ['import', '-', '--format', 'jsonl'],
+      rowsWithNotes.map((row) => JSON.stringify(row)).join('\n'),
+      notes,
+    );
+    expect(noted.code).toBe(65);
+    expect(lines(noted.stdout)).toEqual([{ rows: 3, added: 2, invalid: 1 }]);
+    expect(noted.stderr).toContain('skipped line 2: note: at most 1024 bytes (UTF-8), got 1026\n');
+    expect(cli(['get', 'noted-2@example.net'], undefined, notes).code).toBe(1);
+    expect(cli(['get', 'noted-3@example.net'], undefined, notes).code).toBe(0);
+    // The note for rows without one is checked before any row is read.
+    const defaultNote = cli(['import', '-', '--note', 'n'.repeat(1025)], '', notes);
+    expect(defaultNote.code).toBe(64);
+    expect(defaultNote.stderr).toBe('ses-worker: --note: at most 1024 bytes (UTF-8), got 1025\n');
   });
 });

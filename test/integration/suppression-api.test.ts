@@ -5,14 +5,11 @@
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { startHttpServer, type HttpServer } from '../../adapters/http/server';
-import {
-  MAX_CHECK_ADDRESSES,
-  MAX_NOTE_BYTES,
-  suppressionRoutes,
-} from '../../adapters/http/suppressionRoutes';
+import { MAX_CHECK_ADDRESSES, suppressionRoutes } from '../../adapters/http/suppressionRoutes';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../../domain/address';
 import type { SuppressionStore } from '../../domain/ports';
+import { MAX_NOTE_BYTES } from '../../domain/suppression';
 import { startRedis, type RedisServer } from '../support/servers';
 
 const TOKEN = 'test-token-0123456789';

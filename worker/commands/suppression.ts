@@ -25,6 +25,7 @@ import { fnv1a64 } from '../../domain/hash';
 import type { SuppressionStore } from '../../domain/ports';
 import {
   isSuppressionReason,
+  noteProblem,
   parseScope,
   SUPPRESSION_REASONS,
   type SuppressionEntry,
@@ -113,6 +114,13 @@ function reasonOption(raw: string | undefined): SuppressionReason | undefined {
   return raw;
 }
 
+/** `--note`, checked against the same limit as the API's and an imported row's. */
+function noteOption(raw: string | undefined): string | undefined {
+  const problem = raw === undefined ? null : noteProblem(raw);
+  if (problem !== null) throw new CommandFailure(`--note: ${problem}`, EXIT.usage);
+  return raw;
+}
+
 /** An operator's change, now, with their note if they gave one. */
 export const manualEvidence = (note: string | undefined): SuppressionEvidence => ({
   at: new Date().toISOString(),
@@ -170,9 +178,10 @@ export async function addCommand(
 ): Promise<number> {
   const address = addressArgument(raw);
   const scope = scopeOption(options.scope);
+  const note = noteOption(options.note);
   const [outcome] = await store.apply(
     address,
-    [{ type: 'suppress', scope, reason: 'manual', evidence: manualEvidence(options.note) }],
+    [{ type: 'suppress', scope, reason: 'manual', evidence: manualEvidence(note) }],
     null,
   );
   line(io, { address, scope, outcome });
@@ -188,9 +197,10 @@ export async function removeCommand(
 ): Promise<number> {
   const address = addressArgument(raw);
   const scope = scopeOption(options.scope);
+  const note = noteOption(options.note);
   const [outcome] = await store.apply(
     address,
-    [{ type: 'remove', scope, evidence: manualEvidence(options.note) }],
+    [{ type: 'remove', scope, evidence: manualEvidence(note) }],
     null,
   );
   line(io, { address, scope, outcome });
@@ -335,6 +345,7 @@ export async function importCommand(
   io: Io,
 ): Promise<number> {
   const defaultScope = scopeOption(options.scope);
+  const defaultNote = noteOption(options.note);
   const format = options.format ?? (/\.csv$/i.test(file) ? 'csv' : 'jsonl');
   const size = file === '-' ? 0 : statSyncSize(file);
   const input: Readable = file === '-' ? process.stdin : createReadStream(file);
@@ -355,7 +366,7 @@ export async function importCommand(
   };
   const take = async (where: string, value: unknown) => {
     rows++;
-    const applied = importRow(store, value, defaultScope, options.note);
+    const applied = importRow(store, value, defaultScope, defaultNote);
     if (typeof applied === 'string') invalid.push(`${where}: ${applied}`);
     else batch.push(applied);
     if (batch.length >= 500) await flush();
@@ -452,6 +463,8 @@ function importRow(
   if (!isSuppressionReason(reason)) return `invalid reason ${JSON.stringify(row.reason)}`;
   const at = row.at === undefined ? Date.now() : Date.parse(row.at);
   if (Number.isNaN(at)) return `invalid time ${JSON.stringify(row.at)}`;
+  const noteTooLong = row.note === undefined ? null : noteProblem(row.note);
+  if (noteTooLong !== null) return `note: ${noteTooLong}`;
   const rowNote = row.note ?? note;
   return store
     .apply(

@@ -1,5 +1,12 @@
+import fc from 'fast-check';
 import { deadLetterAttributes, ERROR_ATTRIBUTES } from '../../../adapters/sqs/messages';
-import { MAX_MESSAGE_BYTES, messageBytes, splitBatches } from '../../../domain/sqsSize';
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ENTRIES,
+  MAX_MESSAGE_BYTES,
+  messageBytes,
+  splitBatches,
+} from '../../../domain/sqsSize';
 
 const poison = (body: string) => ({
   message: {
@@ -20,6 +27,37 @@ describe('splitBatches', () => {
     expect(batches.map((b) => b.length)).toEqual([2, 10, 3]);
     expect(batches.every((b) => b.reduce((a, s) => a + s, 0) <= 1_048_576)).toBe(true);
     expect(batches.flat()).toEqual(sizes);
+  });
+
+  it('any input: every request within 10 entries and 1 MiB, in order, nothing lost, none closed early; an entry over 1 MiB alone', () => {
+    const bytes = fc.oneof(
+      fc.integer({ min: 0, max: 2_000 }),
+      fc.integer({ min: 0, max: MAX_MESSAGE_BYTES }),
+      fc.integer({ min: MAX_BATCH_BYTES - 2, max: MAX_BATCH_BYTES + 2 }),
+    );
+    fc.assert(
+      fc.property(fc.array(bytes.map((size) => ({ size }))), (items) => {
+        const batches = splitBatches(items, (item) => item.size);
+        const total = (batch: readonly { size: number }[]) =>
+          batch.reduce((sum, item) => sum + item.size, 0);
+        // The same objects, in the same order: nothing dropped, repeated or reordered.
+        expect(batches.flat()).toStrictEqual(items);
+        batches.flat().forEach((item, i) => expect(item).toBe(items[i]));
+        batches.forEach((batch, i) => {
+          expect(batch.length).toBeGreaterThanOrEqual(1);
+          expect(batch.length).toBeLessThanOrEqual(MAX_BATCH_ENTRIES);
+          // Over the limit on its own: a request of its own, which SQS refuses alone.
+          if (batch.some((item) => item.size > MAX_BATCH_BYTES)) expect(batch).toHaveLength(1);
+          else expect(total(batch)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+          // As few requests as the order allows: the next entry did not fit in this one.
+          const next = batches[i + 1]?.[0];
+          if (next !== undefined)
+            expect(
+              batch.length === MAX_BATCH_ENTRIES || total(batch) + next.size > MAX_BATCH_BYTES,
+            ).toBe(true);
+        });
+      }),
+    );
   });
 });
 
