@@ -17,6 +17,7 @@ import {
   noteProblem,
   parseScope,
   topicScope,
+  type SuppressionReason,
   type SuppressionScope,
 } from '../../domain/suppression';
 import { InvalidCursorError } from '../redis/suppressionStore';
@@ -111,20 +112,19 @@ export function suppressionRoutes(options: SuppressionRoutesOptions): HttpRoutes
           }
         }
         const found = await store.check(valid, scopes);
-        const suppressed = valid.flatMap((address) => {
+        // In the order asked; a loop, not flatMap: 10,000 addresses, 9 in 10 not suppressed.
+        const suppressed: CheckAnswer[] = [];
+        for (const address of valid) {
           const entry = found.get(address);
-          return entry === undefined
-            ? []
-            : [
-                {
-                  address,
-                  input: inputOf.get(address),
-                  scope: entry.scope,
-                  reason: entry.reason,
-                  since: entry.firstAt,
-                },
-              ];
-        });
+          if (entry !== undefined)
+            suppressed.push({
+              address,
+              input: inputOf.get(address)!,
+              scope: entry.scope,
+              reason: entry.reason,
+              since: entry.firstAt,
+            });
+        }
         return { checked: body.addresses.length, suppressed, invalid };
       });
 
@@ -216,6 +216,14 @@ function scopeParam(raw: string): SuppressionScope {
       `scope: expected global, list:<contactList> or topic:<contactList>:<topic>, got ${JSON.stringify(raw)}`,
     );
   return scope;
+}
+
+interface CheckAnswer {
+  readonly address: EmailAddress;
+  readonly input: string;
+  readonly scope: SuppressionScope;
+  readonly reason: SuppressionReason;
+  readonly since: string;
 }
 
 function checkedScope(scope: string, field: string): SuppressionScope {
