@@ -45,7 +45,10 @@ export function makeEnqueueGate(
         }
         await new Promise((resolve) => setTimeout(resolve, CHECK_MS));
       }
-      if (holdingSince !== null && warned) {
+      // Let go because the worker is stopping, the store may still be down: say which.
+      if (holdingSince !== null && warned && isStopping()) {
+        log.info({ heldMs: Date.now() - holdingSince }, 'stopping while SQS polling was held');
+      } else if (holdingSince !== null && warned) {
         log.info({ heldMs: Date.now() - holdingSince }, 'jobs can be added again; polling resumed');
       }
       holdingSince = null;
