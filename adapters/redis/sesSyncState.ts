@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { EmailAddress } from '../../domain/address';
 import type { SesSyncRecord } from '../../domain/sesSync';
+import { luaScript } from './luaScript';
 
 const EMPTY: SesSyncRecord = {
   sesReason: null,
@@ -69,32 +70,6 @@ export interface PullLock {
   release(): Promise<void>;
 }
 
-const MERGE = `
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-local record = raw and cjson.decode(raw) or cjson.decode(ARGV[3])
-for key, value in pairs(cjson.decode(ARGV[2])) do record[key] = value end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
-`;
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-
-// Redis's clock decides, so replicas with skewed clocks still take distinct turns.
-const RESERVE_SLOT = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local spacing = tonumber(ARGV[1])
-local next = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(now, next)
-redis.call('SET', KEYS[1], slot + spacing, 'PX', spacing * 2 + 1000)
-return slot - now
-`;
-
 type ScriptedRedis = Redis & {
   sesWorkerSesSyncReserveSlot(key: string, spacingMs: string): Promise<number>;
   sesWorkerSesSyncMerge(key: string, address: string, patch: string, empty: string): Promise<void>;
@@ -103,10 +78,11 @@ type ScriptedRedis = Redis & {
 };
 
 export function makeSesSyncState(redis: Redis, keyPrefix: string): SesSyncState {
-  redis.defineCommand('sesWorkerSesSyncMerge', { lua: MERGE, numberOfKeys: 1 });
-  redis.defineCommand('sesWorkerSesSyncRelease', { lua: RELEASE, numberOfKeys: 1 });
-  redis.defineCommand('sesWorkerSesSyncRenew', { lua: RENEW, numberOfKeys: 1 });
-  redis.defineCommand('sesWorkerSesSyncReserveSlot', { lua: RESERVE_SLOT, numberOfKeys: 1 });
+  const script = (name: string) => ({ lua: luaScript(name), numberOfKeys: 1 });
+  redis.defineCommand('sesWorkerSesSyncMerge', script('mergeSesSyncRecord'));
+  redis.defineCommand('sesWorkerSesSyncRelease', script('releaseLock'));
+  redis.defineCommand('sesWorkerSesSyncRenew', script('renewLock'));
+  redis.defineCommand('sesWorkerSesSyncReserveSlot', script('reserveRequestSlot'));
   const scripted = redis as ScriptedRedis;
   const p = `${keyPrefix}:ses-sync`;
   const records = `${p}:records`;
