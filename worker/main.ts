@@ -26,7 +26,11 @@ import {
   type SnsSignatureOptions,
 } from '../adapters/sns-signature/verifier';
 import { makeSqsClient } from '../adapters/sqs/client';
-import { deleteMessages, sendToDeadLetterQueue } from '../adapters/sqs/messages';
+import {
+  deleteMessages,
+  queueMessageSizeLimit,
+  sendToDeadLetterQueue,
+} from '../adapters/sqs/messages';
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
 import type { SuppressionStore } from '../domain/ports';
@@ -54,6 +58,7 @@ import { redisConnectionErrors, type RedisConnectionErrors } from './redisConnec
 import { makeStatusFeature } from './status';
 import { startSesSyncFeature, type SesSyncFeature } from './sesSyncFeature';
 import { confirmSubscription } from '../adapters/sns/subscriptions';
+import { MAX_MESSAGE_BYTES } from '../domain/sqsSize';
 
 export interface WorkerOptions {
   readonly config: WorkerConfig;
@@ -285,6 +290,19 @@ function startIngest(
     }
   };
 
+  // The DLQ's MaximumMessageSize, read once it is first needed (again after a failed read):
+  // a dead letter keeps every error attribute that fits beside its body under it.
+  let dlqLimit: Promise<number> | null = null;
+  const dlqMessageBytes = (url: string) =>
+    (dlqLimit ??= queueMessageSizeLimit(sqs, url).catch((error: unknown) => {
+      dlqLimit = null;
+      log.warn(
+        { err: loggableError(error) },
+        'could not read the DLQ’s MaximumMessageSize; assuming 256 KiB',
+      );
+      return MAX_MESSAGE_BYTES;
+    }));
+
   const gate = makeEnqueueGate(() => sink.isConnected(), isStopping, log);
   return startPollers({
     sqs,
@@ -299,7 +317,11 @@ function startIngest(
       const outcomes = await ingestBatch(messages, {
         sink,
         deleteMessages: (batch) => deleteMessages(sqs, queueUrl, batch),
-        deadLetter: dlqUrl === null ? null : (poison) => sendToDeadLetterQueue(sqs, dlqUrl, poison),
+        deadLetter:
+          dlqUrl === null
+            ? null
+            : async (poison) =>
+                sendToDeadLetterQueue(sqs, dlqUrl, poison, await dlqMessageBytes(dlqUrl)),
         onEvent,
         keepInboundContent: config.forwarding !== null,
         ...(verifier === null ? {} : { verifySignature: (body: string) => verifier.verify(body) }),

@@ -18,8 +18,13 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { fitAttributes } from '../../domain/sqsSize';
-import { ERROR_ATTRIBUTES, REPLAY_ATTRIBUTE, sendMessageBatches } from './messages';
+import { fitAttributes, MAX_MESSAGE_BYTES } from '../../domain/sqsSize';
+import {
+  ERROR_ATTRIBUTES,
+  queueMessageSizeLimit,
+  REPLAY_ATTRIBUTE,
+  sendMessageBatches,
+} from './messages';
 import { queueDepth } from './queueDepth';
 
 export { REPLAY_ATTRIBUTE };
@@ -67,6 +72,7 @@ export function readDeadLetter(message: Message): DeadLetter {
 export function replayAttributes(
   message: Message,
   runId: string,
+  maxMessageBytes = MAX_MESSAGE_BYTES,
 ): Record<string, MessageAttributeValue> {
   const own = Object.entries(message.MessageAttributes ?? {}).filter(
     ([name]) => !name.startsWith(OUR_ATTRIBUTE_PREFIX),
@@ -77,6 +83,7 @@ export function replayAttributes(
   return fitAttributes(
     message.Body ?? '',
     own.length >= MAX_MESSAGE_ATTRIBUTES ? own : [...own, mark],
+    maxMessageBytes,
   );
 }
 
@@ -142,6 +149,8 @@ async function pass(
 ): Promise<Pick<MoveReport, 'end' | 'error'>> {
   /** Every message id this pass has decided about. */
   const seen = new Set<string>();
+  /** The target's MaximumMessageSize, read before the first send. */
+  let targetLimit: number | undefined;
   let selected = 0;
   for (;;) {
     if (options.signal.aborted) return { end: 'stopped', error: null };
@@ -188,7 +197,8 @@ async function pass(
       }
       continue;
     }
-    await moveBatch(options, to, toMove, held);
+    targetLimit ??= await queueMessageSizeLimit(options.sqs, to).catch(() => MAX_MESSAGE_BYTES);
+    await moveBatch(options, to, toMove, held, targetLimit);
   }
 }
 
@@ -212,8 +222,9 @@ async function moveBatch(
   to: string,
   batch: readonly { message: Message; letter: DeadLetter }[],
   held: Map<string, string>,
+  maxMessageBytes: number,
 ): Promise<void> {
-  const sendFailures = await sendBatch(options.sqs, to, batch, options.runId);
+  const sendFailures = await sendBatch(options.sqs, to, batch, options.runId, maxMessageBytes);
   const sent = batch.filter(({ letter }) => !sendFailures.has(letter.messageId));
   for (const { message, letter } of batch) {
     const failure = sendFailures.get(letter.messageId);
@@ -241,6 +252,7 @@ async function sendBatch(
   to: string,
   batch: readonly { message: Message; letter: DeadLetter }[],
   runId: string,
+  maxMessageBytes: number,
 ): Promise<Map<string, string>> {
   const failures = await sendMessageBatches(
     sqs,
@@ -248,7 +260,7 @@ async function sendBatch(
     batch,
     (item) => ({
       body: item.message.Body ?? '',
-      attributes: replayAttributes(item.message, runId),
+      attributes: replayAttributes(item.message, runId, maxMessageBytes),
     }),
     describe,
   );

@@ -1,6 +1,7 @@
 /** Deleting and dead-lettering SQS messages, reporting each message's result. */
 import {
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
   SendMessageBatchCommand,
   type Message,
   type MessageAttributeValue,
@@ -67,15 +68,32 @@ export async function sendToDeadLetterQueue(
   sqs: SQSClient,
   dlqUrl: string,
   poison: readonly PoisonMessage[],
+  maxMessageBytes = MAX_MESSAGE_BYTES,
 ): Promise<FailedIds> {
   const failures = await sendMessageBatches(
     sqs,
     dlqUrl,
     poison,
-    (p) => ({ body: p.message.Body ?? '', attributes: deadLetterAttributes(p) }),
+    (p) => ({
+      body: p.message.Body ?? '',
+      attributes: deadLetterAttributes(p, maxMessageBytes),
+    }),
     errorMessage,
   );
   return new Map([...failures].map(([p, reason]) => [p.message.MessageId ?? '', reason]));
+}
+
+/**
+ * The queue's `MaximumMessageSize` (1 KiB to 1 MiB; 256 KiB unless set): what a message sent
+ * there may weigh, attributes included. A dead letter or a replayed message keeps every
+ * attribute that fits under it.
+ */
+export async function queueMessageSizeLimit(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['MaximumMessageSize'] }),
+  );
+  const limit = Number(Attributes.MaximumMessageSize);
+  return Number.isInteger(limit) && limit > 0 ? limit : MAX_MESSAGE_BYTES;
 }
 
 /** A message to send: its body and attributes, already fitted to SQS's message size. */

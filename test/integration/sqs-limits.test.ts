@@ -4,10 +4,15 @@
  * Ten 150 KB poison bodies from one batch must all reach the DLQ with their error, and replay
  * must move them, and one at the 256 KiB limit, back.
  */
-import type { Message } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, type Message } from '@aws-sdk/client-sqs';
 import { createSesTopology } from '../../adapters/emulator/topology';
 import { moveDeadLetters } from '../../adapters/sqs/deadLetterMover';
-import { sendToDeadLetterQueue } from '../../adapters/sqs/messages';
+import {
+  ERROR_ATTRIBUTES,
+  queueMessageSizeLimit,
+  REPLAY_ATTRIBUTE,
+  sendToDeadLetterQueue,
+} from '../../adapters/sqs/messages';
 import { MAX_MESSAGE_BYTES } from '../../domain/sqsSize';
 import { useServers } from '../support/environment';
 import { drainVisible } from '../support/sqs';
@@ -52,4 +57,46 @@ it('dead-letters ten 150 KB bodies of one batch, and replays them with one at th
   expect(moved.map((m) => m.Body?.length).sort()).toEqual(
     [...bodies, atLimit.message.Body].map((b) => b.length).sort(),
   );
+});
+
+it('fits attributes to the queues’ own MaximumMessageSize: 1 MiB queues keep every error attribute and the replay mark', async () => {
+  const create = async (name: string) =>
+    (
+      await servers.sqs.send(
+        new CreateQueueCommand({
+          QueueName: `${name}-${Date.now()}`,
+          Attributes: { MaximumMessageSize: String(1_048_576) },
+        }),
+      )
+    ).QueueUrl!;
+  const [source, dlq] = [await create('large-source'), await create('large-dlq')];
+  const limit = await queueMessageSizeLimit(servers.sqs, dlq);
+  expect(limit).toBe(1_048_576);
+  // Over 256 KiB: under the old assumption only `ses-worker.error` would have fitted.
+  const poison = poisonOf('B'.padEnd(400_000, 'z'), 20);
+  expect(await sendToDeadLetterQueue(servers.sqs, dlq, [poison], limit)).toEqual(new Map());
+  const [dead] = await drainVisible(servers.sqs, dlq);
+  expect(Object.keys(dead!.MessageAttributes ?? {}).sort()).toEqual(
+    Object.values(ERROR_ATTRIBUTES).sort(),
+  );
+  expect(dead!.MessageAttributes![ERROR_ATTRIBUTES.message]!.StringValue).toBe(poison.text);
+
+  await sendToDeadLetterQueue(servers.sqs, dlq, [poison], limit);
+  const report = await moveDeadLetters({
+    sqs: servers.sqs,
+    from: dlq,
+    to: source,
+    runId: 'run-large',
+    select: () => true,
+    maxSelected: null,
+    batchSize: 10,
+    visibilityTimeoutSeconds: 60,
+    waitTimeSeconds: 0,
+    signal: new AbortController().signal,
+    onOutcome: () => undefined,
+  });
+  expect(report.end).toBe('empty');
+  const [replayed] = await drainVisible(servers.sqs, source);
+  expect(replayed!.Body).toBe(poison.message.Body);
+  expect(replayed!.MessageAttributes?.[REPLAY_ATTRIBUTE]?.StringValue).toBe('run-large');
 });
