@@ -14,6 +14,8 @@ import { suppressionKeys, type RedisSuppressionStore } from '../adapters/redis/s
 import { loggableError } from '../domain/redact';
 
 const PASS_INTERVAL_MS = 60_000;
+/** How soon to look again when Redis was not connected yet. */
+const NOT_READY_RETRY_MS = 1_000;
 /** Longer than any pass: a replica that dies mid-pass holds the lock no longer than this. */
 const LOCK_MS = 15 * 60_000;
 
@@ -41,14 +43,16 @@ export function startLegacyMigration(options: {
   /** Full passes until one finds nothing; after that only the presence look. */
   let passes: boolean | null = null;
 
-  const tick = async () => {
+  /** False when the connection is not up yet (at start): the next look comes soon, unlogged. */
+  const tick = async (): Promise<boolean> => {
+    if (redis.status !== 'ready') return false;
     passes ??= (await redis.exists(doneKey)) === 0;
-    if (!passes && (await redis.exists(legacyIndex)) === 0) return;
+    if (!passes && (await redis.exists(legacyIndex)) === 0) return true;
     const token = randomUUID();
-    if ((await redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) === null) return;
+    if ((await redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) === null) return true;
     try {
       const moved = await store.migrateLegacy(() => stopped);
-      if (stopped) return;
+      if (stopped) return true;
       passes = movedAnything(moved);
       if (passes)
         log.info({ ...moved }, 'suppression list: moved entries of the layout before buckets');
@@ -56,19 +60,24 @@ export function startLegacyMigration(options: {
     } finally {
       if ((await redis.get(lockKey)) === token) await redis.del(lockKey);
     }
+    return true;
   };
 
   const schedule = (delay: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
+      let next = intervalMs;
       running = tick()
+        .then((ran) => {
+          if (!ran) next = NOT_READY_RETRY_MS;
+        })
         .catch((error: unknown) =>
           log.warn(
             { err: loggableError(error) },
             'suppression list migration pass failed; retrying',
           ),
         )
-        .finally(() => schedule(intervalMs));
+        .finally(() => schedule(next));
     }, delay);
     timer.unref();
   };

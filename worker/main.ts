@@ -196,15 +196,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** Stops what is running, in dependency order: no new work, then finish, then disconnect. */
   const shutdown = async (http: HttpServer | null) => {
     stopping = true;
-    await pollers?.stop();
-    await Promise.all(workers.map((w) => w.close()));
-    await sesSync?.stop();
-    await evaluator?.stop();
-    await legacyMigration.stop();
-    await jobQueues.close();
-    await Promise.all([quit(producerRedis), quit(workerRedis)]);
+    await waitingFor('the batches in hand', log, pollers?.stop());
+    await waitingFor('the active jobs', log, Promise.all(workers.map((w) => w.close())));
+    await waitingFor('SES sync', log, sesSync?.stop());
+    await waitingFor('the reputation evaluator', log, evaluator?.stop());
+    await waitingFor('the suppression list move', log, legacyMigration.stop());
+    await waitingFor('the job queues', log, jobQueues.close());
+    await waitingFor('Redis', log, Promise.all([quit(producerRedis), quit(workerRedis)]));
     sqs?.destroy();
-    await http?.close();
+    await waitingFor('the HTTP server', log, http?.close());
   };
   let http: HttpServer;
   try {
@@ -513,6 +513,22 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Awaits one step of the shutdown, saying every few seconds that it still waits, and on what. */
+async function waitingFor(step: string, log: Logger, done: Promise<unknown> | undefined) {
+  const started = Date.now();
+  const timer = setInterval(
+    () => log.warn({ waitedMs: Date.now() - started }, `stopping: still waiting for ${step}`),
+    SHUTDOWN_STEP_WARN_MS,
+  );
+  try {
+    await done;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const SHUTDOWN_STEP_WARN_MS = 5_000;
 
 async function quit(redis: Redis): Promise<void> {
   try {

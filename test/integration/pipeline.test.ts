@@ -30,6 +30,15 @@ import { sdkClientConfig } from '../support/servers';
 import { drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
 
 const servers = useServers({ appendOnly: true });
+/** Silent but for a shutdown that waits (`stopping: still waiting for …`): says on what. */
+const shutdownWaits = pino(
+  { level: 'warn' },
+  {
+    write: (line: string) => {
+      if (line.includes('"msg":"stopping: still waiting')) process.stderr.write(line);
+    },
+  },
+);
 let topologyCount = 0;
 const running: RunningWorker[] = [];
 
@@ -65,7 +74,7 @@ async function worker(
   const { endpoint, credentials } = sdkClientConfig(servers.emulator);
   const started = await startWorker({
     config,
-    log: pino({ level: 'silent' }),
+    log: shutdownWaits,
     sqsEndpoint: { endpoint, credentials },
   });
   running.push(started);
