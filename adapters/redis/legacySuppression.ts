@@ -15,6 +15,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { EmailAddress } from '../../domain/address';
 import type { SuppressionEntry, SuppressionScope } from '../../domain/suppression';
+import { replyValues } from './pipelineReplies';
 import type {
   RedisSuppressionStore,
   ScriptEntry,
@@ -78,10 +79,8 @@ export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
         for (let i = 0; i < addresses.length; i += ADDRESSES_PER_COMMAND)
           pipeline.hmget(scopeKey(scope), ...addresses.slice(i, i + ADDRESSES_PER_COMMAND));
       const found: SuppressionEntry[] = [];
-      for (const [error, values] of (await pipeline.exec()) ?? []) {
-        if (error) throw error;
-        for (const raw of values as (string | null)[]) if (raw !== null) found.push(toEntry(raw));
-      }
+      for (const values of replyValues(await pipeline.exec()) as (string | null)[][])
+        for (const raw of values) if (raw !== null) found.push(toEntry(raw));
       return found;
     },
 
@@ -90,10 +89,7 @@ export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
       const pipeline = redis.pipeline();
       for (const scope of scopes) pipeline.hget(scopeKey(scope), address);
       pipeline.lrange(`${p}:history:${address}`, 0, -1);
-      const values = ((await pipeline.exec()) ?? []).map(([error, value]) => {
-        if (error) throw error;
-        return value;
-      });
+      const values = replyValues(await pipeline.exec());
       const history = values.pop() as string[];
       const entries = (values as (string | null)[])
         .filter((raw): raw is string => raw !== null)
@@ -172,15 +168,9 @@ export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
 
       async function moveTransient(key: string, address: EmailAddress): Promise<number> {
         const target = store.keys.transient(address);
-        const [scored, ttl, targetTtl] = (await redis
-          .pipeline()
-          .zrange(key, '0', '-1', 'WITHSCORES')
-          .pttl(key)
-          .pttl(target)
-          .exec())!.map(([error, value]) => {
-          if (error) throw error;
-          return value;
-        }) as [string[], number, number];
+        const [scored, ttl, targetTtl] = replyValues(
+          await redis.pipeline().zrange(key, '0', '-1', 'WITHSCORES').pttl(key).pttl(target).exec(),
+        ) as [string[], number, number];
         const pipeline = redis.pipeline();
         for (let i = 0; i < scored.length; i += 2) {
           const [member, score] = [scored[i]!, scored[i + 1]!];

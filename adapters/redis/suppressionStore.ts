@@ -41,6 +41,7 @@ import {
 } from '../../domain/suppression';
 import { makeLegacySuppressionReader, type LegacyMigration } from './legacySuppression';
 import { luaScript } from './luaScript';
+import { replyValues } from './pipelineReplies';
 
 export interface SuppressionStoreOptions {
   /** How long a notification's marker lives: longer than any redelivery or DLQ replay. */
@@ -140,7 +141,6 @@ export interface ScriptNotification {
 export interface SuppressionKeys {
   /** What every key starts with: the prefix without braces, then `:suppression`. */
   readonly base: string;
-  readonly bucket: (b: number) => string;
   readonly entries: (b: number) => string;
   readonly counts: (b: number) => string;
   readonly audit: (b: number) => string;
@@ -156,7 +156,6 @@ export function suppressionKeys(keyPrefix: string): SuppressionKeys {
   const of = (address: EmailAddress) => bucket(suppressionBucket(address));
   return {
     base,
-    bucket,
     entries: (b) => `${bucket(b)}:entries`,
     counts: (b) => `${bucket(b)}:counts`,
     audit: (b) => `${bucket(b)}:audit`,
@@ -444,14 +443,6 @@ export function makeSuppressionStore(
   return store;
 }
 
-/** A pipeline's values, in order; the first error is thrown. */
-function replyValues(replies: [Error | null, unknown][] | null): unknown[] {
-  return (replies ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-}
-
 function toEntry(
   address: EmailAddress,
   scope: SuppressionScope,
@@ -520,7 +511,7 @@ function toScriptChange(change: SuppressionChange): ScriptChange {
 }
 
 /** Strongest reason first; then the earliest. */
-export function byStrength(a: SuppressionEntry, b: SuppressionEntry): number {
+function byStrength(a: SuppressionEntry, b: SuppressionEntry): number {
   const rank = SUPPRESSION_REASONS.indexOf(a.reason) - SUPPRESSION_REASONS.indexOf(b.reason);
   return rank !== 0 ? rank : a.firstAt.localeCompare(b.firstAt);
 }

@@ -60,11 +60,13 @@ local function readRecord()
   return {}
 end
 
+-- The scope's entry, and the address's whole record: a change writes back the record it read.
 local function readEntry(scope)
-  local s = readRecord()[scope]
-  if not s then return nil end
+  local record = readRecord()
+  local s = record[scope]
+  if not s then return nil, record end
   return { reason = s.r, firstAt = s.f, lastAt = s.l or s.f, count = s.n, evidence = s.e,
-    evidenceAt = s.t or s.f, latest = s.x or s.e }
+    evidenceAt = s.t or s.f, latest = s.x or s.e }, record
 end
 
 local function compact(entry)
@@ -75,8 +77,7 @@ local function compact(entry)
   return s
 end
 
-local function writeEntry(scope, entry, oldReason)
-  local record = readRecord()
+local function writeEntry(record, scope, entry, oldReason)
   record[scope] = compact(entry)
   redis.call('HSET', entriesKey, address, cjson.encode(record))
   if oldReason == entry.reason then return end
@@ -84,8 +85,7 @@ local function writeEntry(scope, entry, oldReason)
   if oldReason then redis.call('HINCRBY', countsKey, oldReason, -1) end
 end
 
-local function deleteEntry(scope, entry)
-  local record = readRecord()
+local function deleteEntry(record, scope, entry)
   record[scope] = nil
   if next(record) == nil then
     redis.call('HDEL', entriesKey, address)
@@ -118,9 +118,9 @@ local function suppress(scope, reason, evidence, at)
     local liftedAt = tonumber(redis.call('HGET', liftedKey, scope))
     if liftedAt and at <= liftedAt then return 'unchanged', scope end
   end
-  local entry = readEntry(scope)
+  local entry, record = readEntry(scope)
   if not entry then
-    writeEntry(scope, { reason = reason, firstAt = at, lastAt = at, count = 1, evidence = evidence,
+    writeEntry(record, scope, { reason = reason, firstAt = at, lastAt = at, count = 1, evidence = evidence,
       evidenceAt = at, latest = evidence }, nil)
     audit('added', scope, reason, evidence)
     return 'added', scope, reason
@@ -137,7 +137,7 @@ local function suppress(scope, reason, evidence, at)
     entry.evidence = evidence
     entry.evidenceAt = at
   end
-  writeEntry(scope, entry, oldReason)
+  writeEntry(record, scope, entry, oldReason)
   audit('updated', scope, reason, evidence)
   return 'updated', scope, entry.reason, oldReason
 end
@@ -181,29 +181,29 @@ end
 local function lift(change, at)
   local liftedAt = tonumber(redis.call('HGET', liftedKey, change.scope))
   if not liftedAt or at > liftedAt then redis.call('HSET', liftedKey, change.scope, at) end
-  local entry = readEntry(change.scope)
+  local entry, record = readEntry(change.scope)
   -- Only an unsubscribe is the subscriber's to take back, and only an older one.
   if not entry or entry.reason ~= 'unsubscribe' or entry.lastAt > at then
     return 'unchanged', change.scope, entry and entry.reason, entry and entry.reason
   end
-  deleteEntry(change.scope, entry)
+  deleteEntry(record, change.scope, entry)
   audit('lifted', change.scope, entry.reason, change.evidence)
   return 'lifted', change.scope, nil, entry.reason
 end
 
 local function remove(change)
-  local entry = readEntry(change.scope)
+  local entry, record = readEntry(change.scope)
   if change.scope == 'global' then redis.call('DEL', transientKey) end
   if not entry then return 'unchanged', change.scope end
-  deleteEntry(change.scope, entry)
+  deleteEntry(record, change.scope, entry)
   audit('removed', change.scope, entry.reason, change.evidence)
   return 'removed', change.scope, nil, entry.reason
 end
 
 local function restore(change)
-  local existing = readEntry(change.scope)
+  local existing, record = readEntry(change.scope)
   if existing then return 'unchanged', change.scope, existing.reason, existing.reason end
-  writeEntry(change.scope, change.entry, nil)
+  writeEntry(record, change.scope, change.entry, nil)
   audit('imported', change.scope, change.entry.reason, change.evidence)
   return 'imported', change.scope, change.entry.reason
 end
@@ -216,7 +216,7 @@ local function adopt(change)
   local old = change.entry
   old.evidenceAt = old.evidenceAt or old.firstAt
   old.latest = old.latest or old.evidence
-  local entry = readEntry(change.scope)
+  local entry, record = readEntry(change.scope)
   local outcome, oldReason = 'imported', nil
   if not entry then
     entry = old
@@ -234,7 +234,7 @@ local function adopt(change)
       entry.evidenceAt = old.evidenceAt
     end
   end
-  writeEntry(change.scope, entry, oldReason)
+  writeEntry(record, change.scope, entry, oldReason)
   local legacyKey = KEYS[change.legacy]
   if redis.call('HGET', legacyKey, address) == change.raw then redis.call('HDEL', legacyKey, address) end
   return outcome, change.scope, entry.reason, oldReason
