@@ -20,6 +20,7 @@ import {
   type ReputationThresholds,
 } from '../domain/reputation';
 import type { SuppressionStoreOptions } from '../adapters/redis/suppressionStore';
+import type { ClusterSeed, ReplicasAck, RedisTarget } from '../adapters/redis/connection';
 import { EmailAddressFromString } from '../domain/codec/scalars';
 import { FAILED_VERDICT_HANDLINGS } from '../domain/forwarding/policy';
 import { forwardingConfig, type ForwardingConfig } from './forwardingConfig';
@@ -76,6 +77,91 @@ const bullmqPrefix = new t.Type<string, string, unknown>(
   t.identity,
 );
 
+/** `host:port`, as in REDIS_CLUSTER_NODES's plain form and REDIS_CLUSTER_NAT_MAP. */
+function hostPort(text: string): ClusterSeed | null {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  if (match === null) return null;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65535 ? { host: match[1]!.replace(/^\[|\]$/g, ''), port } : null;
+}
+
+interface ClusterNodes {
+  readonly seeds: readonly ClusterSeed[];
+  readonly tls: boolean;
+  readonly username: string | null;
+  readonly password: string | null;
+}
+
+/**
+ * Seed nodes: `host:port` or `redis://` / `rediss://` URLs. Credentials and TLS are the
+ * cluster's, not a node's: any URL may carry them, and all that do must agree.
+ */
+const clusterNodeList = new t.Type<ClusterNodes, string, unknown>(
+  'comma-separated seed nodes (host:port, or redis:// or rediss:// URLs with the same scheme and credentials)',
+  (u): u is ClusterNodes => typeof u === 'object' && u !== null && 'seeds' in u,
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c);
+    const seeds: ClusterSeed[] = [];
+    const schemes = new Set<string>();
+    const credentials = new Set<string>();
+    let username: string | null = null;
+    let password: string | null = null;
+    for (const item of u
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
+      const plain = hostPort(item);
+      if (plain !== null) {
+        schemes.add('redis:'); // a plain seed is plain TCP: mixing it with rediss:// is refused
+        seeds.push(plain);
+        continue;
+      }
+      if (!URL.canParse(item)) return t.failure(u, c);
+      const parsed = new URL(item);
+      if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') return t.failure(u, c);
+      if (parsed.pathname !== '' && parsed.pathname !== '/') return t.failure(u, c); // no db on a cluster
+      schemes.add(parsed.protocol);
+      if (parsed.username !== '' || parsed.password !== '') {
+        username = parsed.username === '' ? null : decodeURIComponent(parsed.username);
+        password = parsed.password === '' ? null : decodeURIComponent(parsed.password);
+        credentials.add(`${parsed.username}:${parsed.password}`);
+      }
+      seeds.push({
+        host: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: parsed.port === '' ? 6379 : Number(parsed.port),
+      });
+    }
+    if (seeds.length === 0 || schemes.size > 1 || credentials.size > 1) return t.failure(u, c);
+    return t.success({ seeds, tls: schemes.has('rediss:'), username, password });
+  },
+  (nodes) => nodes.seeds.map((s) => `${s.host}:${s.port}`).join(','),
+);
+
+/** `announced=reachable` pairs of `host:port`, for nodes that announce addresses we cannot reach. */
+const natMap = new t.Type<Record<string, ClusterSeed>, string, unknown>(
+  'comma-separated announced=reachable pairs (10.0.1.5:6379=redis-0.example:6379)',
+  (u): u is Record<string, ClusterSeed> => typeof u === 'object' && u !== null,
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c);
+    const map: Record<string, ClusterSeed> = {};
+    for (const pair of u
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
+      const [from, to, ...rest] = pair.split('=');
+      const announced = hostPort(from ?? '');
+      const reachable = hostPort(to ?? '');
+      if (rest.length > 0 || announced === null || reachable === null) return t.failure(u, c);
+      map[`${announced.host}:${announced.port}`] = reachable;
+    }
+    return Object.keys(map).length > 0 ? t.success(map) : t.failure(u, c);
+  },
+  (map) =>
+    Object.entries(map)
+      .map(([from, to]) => `${from}=${to.host}:${to.port}`)
+      .join(','),
+);
+
 const topicArnList = new t.Type<string[], string, unknown>(
   'comma-separated SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)',
   (u): u is string[] => Array.isArray(u),
@@ -122,6 +208,10 @@ export const EnvCodec = struct({
   AWS_ENDPOINT_URL_SNS: optional(http),
   AWS_ENDPOINT_URL_S3: optional(http),
   REDIS_URL: optional(url(['redis:', 'rediss:'])),
+  REDIS_CLUSTER_NODES: optional(clusterNodeList),
+  REDIS_CLUSTER_NAT_MAP: optional(natMap),
+  REDIS_MIN_REPLICAS_ACK: optional(integer(0, 16)),
+  REDIS_REPLICAS_ACK_TIMEOUT_MS: optional(integer(10, 60_000)),
   BULLMQ_PREFIX: optional(bullmqPrefix),
   HTTP_PORT: optional(integer(0, 65535)),
   ROLE: optional(enumOf(ROLES)),
@@ -194,7 +284,10 @@ export interface WorkerConfig {
     readonly heartbeatIntervalSeconds: number;
     readonly confirmSubscriptions: boolean;
   };
-  readonly redisUrl: string;
+  /** One server (REDIS_URL, the default) or a Redis Cluster (REDIS_CLUSTER_NODES). */
+  readonly redis: RedisTarget;
+  /** Before SQS messages are deleted or a suppression job completes (REDIS_MIN_REPLICAS_ACK). */
+  readonly replicasAck: ReplicasAck;
   readonly bullmqPrefix: string;
   readonly jobs: {
     readonly attempts: number;
@@ -278,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (e.SQS_QUEUE_URL !== undefined && e.AWS_REGION === undefined) {
     throw new ConfigError('AWS_REGION: expected the queue’s region (e.g. eu-west-1), got ""');
   }
+  const redis = redisTarget(e);
   const snsCertificates = snsCertificatesConfig(e);
   const forwarding = forwardingConfig(e);
   if (isLeft(forwarding)) throw new ConfigError(forwarding.left);
@@ -296,7 +390,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       heartbeatIntervalSeconds,
       confirmSubscriptions: e.SNS_CONFIRM_SUBSCRIPTIONS ?? false,
     },
-    redisUrl: e.REDIS_URL ?? DEFAULT_REDIS_URL,
+    redis,
+    replicasAck: {
+      replicas: e.REDIS_MIN_REPLICAS_ACK ?? 0,
+      timeoutMs: e.REDIS_REPLICAS_ACK_TIMEOUT_MS ?? 2000,
+    },
     bullmqPrefix: e.BULLMQ_PREFIX ?? '{ses}',
     jobs: {
       attempts: e.JOB_ATTEMPTS ?? 8,
@@ -337,6 +435,30 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     },
     sesSync: sesSync.right,
   };
+}
+
+/** REDIS_URL or REDIS_CLUSTER_NODES, never both: which one was meant cannot be guessed. */
+function redisTarget(e: t.TypeOf<typeof EnvCodec>): RedisTarget {
+  if (e.REDIS_URL !== undefined && e.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES: expected REDIS_URL unset when a cluster is configured, got both',
+    );
+  }
+  if (e.REDIS_CLUSTER_NODES === undefined) {
+    if (e.REDIS_CLUSTER_NAT_MAP !== undefined)
+      throw new ConfigError(
+        'REDIS_CLUSTER_NAT_MAP: expected REDIS_CLUSTER_NODES to be set too, got a map without a cluster',
+      );
+    return { kind: 'single', url: e.REDIS_URL ?? DEFAULT_REDIS_URL };
+  }
+  return { kind: 'cluster', ...e.REDIS_CLUSTER_NODES, natMap: e.REDIS_CLUSTER_NAT_MAP ?? null };
+}
+
+/** Where Redis is, for messages: the URL or seed list, without credentials. */
+export function describeRedis(target: RedisTarget): string {
+  if (target.kind === 'single') return maskUrlCredentials(target.url);
+  const scheme = target.tls ? 'rediss' : 'redis';
+  return `the cluster at ${target.seeds.map((s) => `${scheme}://${s.host}:${s.port}`).join(',')}`;
 }
 
 /** The directory must exist now; fetching may be off only when there is one. */

@@ -7,7 +7,7 @@
  * Meanwhile `check` and `get` read the old layout too (adapters/redis/legacySuppression.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import type { LegacyMigration } from '../adapters/redis/legacySuppression';
 import { suppressionKeys, type RedisSuppressionStore } from '../adapters/redis/suppressionStore';
@@ -24,7 +24,7 @@ export interface LegacyMigrationRunner {
 }
 
 export function startLegacyMigration(options: {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly store: RedisSuppressionStore;
   readonly keyPrefix: string;
   readonly log: Logger;

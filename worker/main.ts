@@ -4,7 +4,7 @@
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
 import { startQueueWorker } from '../adapters/bullmq/workers';
@@ -95,11 +95,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // Producers must fail fast while Redis is down (nothing is deleted then); workers wait it out.
   // Both connect at once (no lazyConnect): BullMQ initialises a queue or worker once, waiting for
   // a connecting client to be ready, but failing for good on a client that was never connected.
-  const producerRedis = new Redis(config.redisUrl, {
+  const producerRedis = connectRedis(config.redis, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
   });
-  const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const workerRedis = connectRedis(config.redis, { maxRetriesPerRequest: null });
   const redisErrors = redisConnectionErrors(log);
   for (const [name, redis] of [
     ['producer', producerRedis],
@@ -342,7 +342,7 @@ function startIngest(
 
 function startProcessors(
   options: WorkerOptions,
-  workerRedis: Redis,
+  workerRedis: RedisClient,
   redisErrors: RedisConnectionErrors,
   metrics: Metrics,
   store: SuppressionStore,
@@ -426,7 +426,7 @@ function startProcessors(
  */
 function makeForwarder(
   options: WorkerOptions,
-  workerRedis: Redis,
+  workerRedis: RedisClient,
   forwarding: ForwardingConfig,
 ): Forwarder & { close(): Promise<void> } {
   const { config } = options;
@@ -460,7 +460,7 @@ function makeForwarder(
 function makeReadiness(deps: {
   config: WorkerConfig;
   sqs: SQSClient | null;
-  producerRedis: Redis;
+  producerRedis: RedisClient;
   isStopping: () => boolean;
   metrics: Metrics;
 }): () => Promise<ReadinessReport> {
@@ -530,7 +530,7 @@ async function waitingFor(step: string, log: Logger, done: Promise<unknown> | un
 
 const SHUTDOWN_STEP_WARN_MS = 5_000;
 
-async function quit(redis: Redis): Promise<void> {
+async function quit(redis: RedisClient): Promise<void> {
   try {
     await withTimeout(redis.quit(), 1000);
   } catch {

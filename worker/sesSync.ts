@@ -15,7 +15,7 @@
  * now (an entry lifted meanwhile is not put; one suppressed again is not deleted).
  */
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import { jobOptions, type JobPolicy } from '../adapters/bullmq/queues';
 import type { SesSyncMetrics } from '../adapters/metrics/sesSync';
@@ -55,7 +55,7 @@ export function sesSyncBackoff(firstDelayMs: number) {
 }
 
 export function makeSesSyncQueue(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   policy: JobPolicy,
 ): SesSyncQueue {
@@ -256,7 +256,7 @@ export const sesRequestSpacingMs = (ratePerSecond: number): number =>
  * which no one-second window can fit more than `rate` of.
  */
 export function startSesSyncWorker(options: {
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly prefix: string;
   readonly ratePerSecond: number;
   readonly backoffMs: number;

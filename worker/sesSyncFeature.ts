@@ -7,7 +7,7 @@
  * pulls (the next round resumes), but the worker keeps draining SQS and answering `check`.
  */
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import type { SesSyncPanelView } from '../adapters/http/sesSyncPanel';
 import type { Metrics } from '../adapters/metrics/registry';
@@ -76,8 +76,8 @@ export function startSesSyncFeature(deps: {
   readonly config: WorkerConfig;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly producerRedis: Redis;
-  readonly workerRedis: Redis;
+  readonly producerRedis: RedisClient;
+  readonly workerRedis: RedisClient;
   /** The process role: run the `ses-sync` worker and the periodic pull here. */
   readonly processes: boolean;
   /** The store on the worker connection, for the processor and the pull. */
@@ -187,7 +187,7 @@ export type { SesSyncQueue };
 
 /** For the CLI's suppression commands: the store reports applies to the sync, and shows it. */
 export function cliSesSync(
-  redis: Redis,
+  redis: RedisClient,
   config: WorkerConfig,
 ): { wrap(store: SuppressionStore): SuppressionStore; close(): Promise<void> } {
   const state = makeSesSyncState(redis, config.bullmqPrefix);

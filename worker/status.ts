@@ -9,7 +9,7 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import { reputationRoutes } from '../adapters/http/reputationRoutes';
 import type { HttpRoutes } from '../adapters/http/server';
@@ -34,9 +34,9 @@ export function makeStatusFeature(deps: {
   readonly log: Logger;
   readonly metrics: Metrics;
   /** The producer connection (`enableOfflineQueue: false`): requests fail fast. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The workers' connection (`maxRetriesPerRequest: null`), for the evaluator. */
-  readonly workerRedis: Redis;
+  readonly workerRedis: RedisClient;
   readonly queues: ReadonlyMap<QueueName, Queue>;
   /** Null in the process role, which has no SQS client: the DLQ panel says so. */
   readonly sqs: SQSClient | null;
@@ -45,7 +45,7 @@ export function makeStatusFeature(deps: {
   readonly sesSync?: (() => Promise<SesSyncView>) | null;
 }): StatusFeature {
   const { config } = deps;
-  const storeOn = (redis: Redis) =>
+  const storeOn = (redis: RedisClient) =>
     makeReputationStore(redis, {
       keyPrefix: config.bullmqPrefix,
       markerTtlSeconds: config.metricsDedupeSeconds,

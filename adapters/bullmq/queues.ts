@@ -3,7 +3,7 @@
  * prefix so that on Redis Cluster every key of every queue hashes to one slot (`{ses}`).
  */
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import { QUEUE_NAMES, type JobSpec, type QueueName } from '../../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../../domain/ports';
 
@@ -38,7 +38,11 @@ export interface JobQueues extends JobSink {
  * `connection` should have `enableOfflineQueue: false`: while Redis is down an add must fail at
  * once (so nothing is deleted from SQS) instead of waiting in ioredis's memory.
  */
-export function makeJobQueues(connection: Redis, prefix: string, policy: JobPolicy): JobQueues {
+export function makeJobQueues(
+  connection: RedisClient,
+  prefix: string,
+  policy: JobPolicy,
+): JobQueues {
   const defaultJobOptions = jobOptions(policy);
   const queues = new Map(
     QUEUE_NAMES.map((name) => [

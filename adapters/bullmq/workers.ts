@@ -1,6 +1,6 @@
 /** BullMQ Workers: one per queue, each with its processor and outcome reporting. */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { QueueName } from '../../domain/jobs';
 
 export type JobOutcome = 'completed' | 'retrying' | 'failed';
@@ -8,7 +8,7 @@ export type JobOutcome = 'completed' | 'retrying' | 'failed';
 export interface QueueWorkerOptions<D> {
   readonly queue: QueueName;
   /** Needs `maxRetriesPerRequest: null`: a worker waits out Redis outages instead of failing. */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly prefix: string;
   readonly concurrency: number;
   /** Lock on an active job; a worker that dies holding it loses the job to others after this. */

@@ -12,7 +12,8 @@
  * (worker/legacyMigration.ts). The old audit stream (`<prefix>:suppression:audit`) is left for
  * operators to read or delete.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { EmailAddress } from '../../domain/address';
 import type { SuppressionEntry, SuppressionScope } from '../../domain/suppression';
 import { replyValues } from './pipelineReplies';
@@ -45,7 +46,7 @@ interface LegacyEntry extends ScriptEntry {
 const ADDRESSES_PER_COMMAND = 1_000;
 const FIELDS_PER_SCAN = 250;
 
-export function makeLegacySuppressionReader(redis: Redis, keyPrefix: string) {
+export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: string) {
   const p = `${keyPrefix}:suppression`;
   const index = `${p}:index`;
   const scopeKey = (scope: SuppressionScope) => `${p}:scope:${scope}`;

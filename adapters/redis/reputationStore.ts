@@ -19,7 +19,7 @@
  * the dimensions globally (the same names on every replica), and forget a name unused for as
  * long as buckets live.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import { DOMAIN_EVENT_KINDS, type DomainEventKind } from '../../domain/events';
 import type { CountedEvent } from '../../domain/jobs';
 import { OTHER_LABEL, NO_CONFIGURATION_SET } from '../../domain/labels';
@@ -86,16 +86,16 @@ export interface ReputationStore {
   changeState(dimensionKey: string, state: ReputationState): Promise<ReputationState | null>;
 }
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisClient & {
   sesWorkerReputationRecord(numKeys: number, ...args: (string | number)[]): Promise<unknown[]>;
   sesWorkerReputationState(key: string, dimension: string, state: string): Promise<string | null>;
-}
+};
 
 /** A domain label: hostname characters only (counting.ts checks the form; this re-checks). */
 const IDENTITY = /^[a-z0-9.-]{1,253}$/;
 
 export function makeReputationStore(
-  redis: Redis,
+  redis: RedisClient,
   options: ReputationStoreOptions,
 ): ReputationStore {
   redis.defineCommand('sesWorkerReputationRecord', { lua: luaScript('recordReputationEvents') });

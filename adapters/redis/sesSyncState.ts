@@ -9,7 +9,7 @@
  *   <p>:ses-sync:next-request    string ms: the earliest time the next SES request may leave
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { EmailAddress } from '../../domain/address';
 import type { SesSyncRecord } from '../../domain/sesSync';
 import { luaScript } from './luaScript';
@@ -70,14 +70,14 @@ export interface PullLock {
   release(): Promise<void>;
 }
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   sesWorkerSesSyncReserveSlot(key: string, spacingMs: string): Promise<number>;
   sesWorkerSesSyncMerge(key: string, address: string, patch: string, empty: string): Promise<void>;
   sesWorkerSesSyncRelease(key: string, token: string): Promise<number>;
   sesWorkerSesSyncRenew(key: string, token: string, ttlMs: string): Promise<number>;
 };
 
-export function makeSesSyncState(redis: Redis, keyPrefix: string): SesSyncState {
+export function makeSesSyncState(redis: RedisClient, keyPrefix: string): SesSyncState {
   const script = (name: string) => ({ lua: luaScript(name), numberOfKeys: 1 });
   redis.defineCommand('sesWorkerSesSyncMerge', script('mergeSesSyncRecord'));
   redis.defineCommand('sesWorkerSesSyncRelease', script('releaseLock'));

@@ -17,7 +17,7 @@
  * The layout before buckets (`<prefix>:suppression:scope:<scope>` hashes and their indexes) is
  * read beside this one until `migrateLegacy` has moved it (legacySuppression.ts).
  */
-import type { Redis } from 'ioredis';
+import { keyBase, type RedisClient } from './connection';
 import type { EmailAddress } from '../../domain/address';
 import type {
   SuppressionCounts,
@@ -63,7 +63,7 @@ export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
 }
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   sesWorkerApplySuppressionChanges(
     numberOfKeys: number,
     ...keysThenArgs: string[]
@@ -151,7 +151,7 @@ export interface SuppressionKeys {
 }
 
 export function suppressionKeys(keyPrefix: string): SuppressionKeys {
-  const base = `${keyPrefix.replace(/[{}]/g, '')}:suppression`;
+  const base = `${keyBase(keyPrefix)}:suppression`;
   const bucket = (b: number) => `${base}:{${b}}`;
   const of = (address: EmailAddress) => bucket(suppressionBucket(address));
   return {
@@ -180,7 +180,7 @@ export type RedisSuppressionStore = SuppressionStore & {
 };
 
 export function makeSuppressionStore(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   options: SuppressionStoreOptions = DEFAULT_SUPPRESSION_STORE_OPTIONS,
 ): RedisSuppressionStore {

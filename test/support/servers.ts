@@ -189,7 +189,7 @@ async function launchLocalRedis(
 }
 
 /** A raw PING: "+PONG" only once Redis serves commands ("-LOADING" while it replays its AOF). */
-function answersPing(host: string, port: number): Promise<boolean> {
+export function answersPing(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const answer = (ok: boolean) => {
@@ -352,7 +352,7 @@ async function stopKeepingContainer(started: StartedTestContainer): Promise<void
 // Local processes
 
 /** A child process that keeps the tail of its output for error messages and dies with us. */
-class ManagedProcess {
+export class ManagedProcess {
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
   private outputTail = '';
@@ -432,7 +432,7 @@ class ManagedProcess {
 }
 
 /** A port the OS just handed out, so free; never the shared Redis's. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();

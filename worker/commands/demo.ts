@@ -7,12 +7,12 @@
  * It runs under its own BullMQ prefix and deletes its keys afterwards, so it neither sees nor
  * leaves data in the Redis it borrows.
  */
+import { connectRedis, type RedisClient } from '../../adapters/redis/connection';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { isRight } from 'fp-ts/Either';
 import { EMULATOR_CREDENTIALS } from '../../adapters/emulator/embedded';
 import { makeSqsClient } from '../../adapters/sqs/client';
@@ -53,7 +53,7 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
   };
   const sns = new SNSClient(clientOptions);
   const sqs = makeSqsClient({ ...clientOptions, customEndpoint: true });
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
   const queues = QUEUE_NAMES.map((name) => new Queue(name, { connection: redis, prefix }));
 
   try {
@@ -218,7 +218,7 @@ async function peekDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<string[]
   return lines;
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);

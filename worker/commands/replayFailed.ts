@@ -3,8 +3,9 @@
  * BullMQ's failed set (after an SMTP outage, a fixed bug). Each job goes back to waiting with its
  * attempts reset, under the same id, so a job is never duplicated by a retry.
  */
+import { describeRedis } from '../config';
+import { connectRedis } from '../../adapters/redis/connection';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import {
   retryFailedJobs,
   type FailedJob,
@@ -23,7 +24,6 @@ import { EXIT, type ExitCode } from '../io';
 import { makeProgress } from './progress';
 import { configOrExit, describeError, type ReplayContext } from './replayContext';
 import { count, jsonLine, noun, shortReason, tallyTable, type TallyColumn } from './replayOutput';
-import { maskUrlCredentials } from '../../domain/redact';
 
 export interface ReplayFailedOptions {
   readonly queue: ReplayableQueue;
@@ -48,16 +48,16 @@ export async function replayFailedCommand(
   const { io } = ctx;
   const config = configOrExit(env, io);
   if (typeof config === 'number') return config;
-  const unreachable = await redisUnreachable(config.redisUrl);
+  const unreachable = await redisUnreachable(config.redis);
   if (unreachable !== null) {
     io.stderr.write(
-      `${LABEL}: Redis is not reachable at ${maskUrlCredentials(config.redisUrl)} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
+      `${LABEL}: Redis is not reachable at ${describeRedis(config.redis)} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }
   const now = ctx.now ?? Date.now;
   const startedAt = now();
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // each command reports its own failure
   const queue = new Queue(options.queue, { connection: redis, prefix: config.bullmqPrefix });
   queue.on('error', () => undefined);

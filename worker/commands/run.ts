@@ -2,6 +2,7 @@
  * `ses-worker run`: the long-running worker. SIGTERM/SIGINT stop it gracefully within
  * SHUTDOWN_TIMEOUT_MS; a second signal, or the deadline, ends it at once.
  */
+import { describeRedis } from '../config';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import {
@@ -17,7 +18,6 @@ import { configOrExit, type Role, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
 import { startWorker, type RunningWorker } from '../main';
 import { loggableError } from '../../domain/redact';
-import { maskUrlCredentials } from '../../domain/redact';
 
 export interface RunOptions {
   readonly role?: Role;
@@ -62,10 +62,10 @@ export async function start(
   }
 
   // Without Redis the worker would only hold its polling: say so at once, as a local run should.
-  const unreachable = await redisUnreachable(config.redisUrl);
+  const unreachable = await redisUnreachable(config.redis);
   if (unreachable !== null) {
     io.stderr.write(
-      `ses-worker: Redis is not reachable at ${maskUrlCredentials(config.redisUrl)} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
+      `ses-worker: Redis is not reachable at ${describeRedis(config.redis)} (${unreachable}): ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }

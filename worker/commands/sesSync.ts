@@ -12,9 +12,10 @@
  *   object and polls each to completion.
  * - remove --ses: the explicit way to delete an address from SES that the worker did not put.
  */
+import { describeRedis } from '../config';
+import { connectRedis, type RedisClient } from '../../adapters/redis/connection';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
-import { Redis } from 'ioredis';
 import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
 import { makeSesSyncState, type SesSyncState } from '../../adapters/redis/sesSyncState';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
@@ -55,7 +56,7 @@ export interface SesCommandContext {
 
 interface SesCommandDeps {
   readonly config: WorkerConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly store: SuppressionStore;
   readonly state: SesSyncState;
   readonly list: SesSuppressionList;
@@ -75,14 +76,14 @@ async function withSes(
     );
     return EXIT.config;
   }
-  const unreachable = await redisUnreachable(config.redisUrl);
+  const unreachable = await redisUnreachable(config.redis);
   if (unreachable !== null) {
     io.stderr.write(
-      `ses-worker: Redis at ${config.redisUrl} is unreachable (${unreachable}); ${HOW_TO_START_REDIS}\n`,
+      `ses-worker: Redis at ${describeRedis(config.redis)} is unreachable (${unreachable}); ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // each command reports its own failure
   const client: SESv2Client = makeSesClient({ region: config.sesSync.region });
   const state = makeSesSyncState(redis, config.bullmqPrefix);

@@ -6,6 +6,8 @@
  * standard error. Import is idempotent per row: importing a file twice adds nothing the second
  * time.
  */
+import { describeRedis } from '../config';
+import { connectRedis } from '../../adapters/redis/connection';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
@@ -13,7 +15,6 @@ import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { Redis } from 'ioredis';
 import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
 import {
   makeSuppressionStore,
@@ -38,7 +39,6 @@ import { configOrExit } from '../config';
 import { cliSesSync } from '../sesSyncFeature';
 import { EXIT, type Io } from '../io';
 import { makeProgress, type Progress } from './progress';
-import { maskUrlCredentials } from '../../domain/redact';
 
 export type ExportFormat = 'csv' | 'jsonl';
 
@@ -60,14 +60,14 @@ export async function withSuppressionStore(
 ): Promise<number> {
   const config = configOrExit(env, io);
   if (typeof config === 'number') return config;
-  const unreachable = await redisUnreachable(config.redisUrl);
+  const unreachable = await redisUnreachable(config.redis);
   if (unreachable !== null) {
     io.stderr.write(
-      `ses-worker: Redis at ${maskUrlCredentials(config.redisUrl)} is unreachable (${unreachable}); ${HOW_TO_START_REDIS}\n`,
+      `ses-worker: Redis at ${describeRedis(config.redis)} is unreachable (${unreachable}); ${HOW_TO_START_REDIS}\n`,
     );
     return EXIT.unavailable;
   }
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
   // With SES sync on, adds and removes made here are pushed and lifted like the API's.
   const sync = cliSesSync(redis, config);
   try {

@@ -20,7 +20,8 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(queue);
     expect(config).toMatchObject({
-      redisUrl: DEFAULT_REDIS_URL,
+      redis: { kind: 'single', url: DEFAULT_REDIS_URL },
+      replicasAck: { replicas: 0, timeoutMs: 2000 },
       bullmqPrefix: '{ses}',
       httpPort: 8080,
       role: 'all',
@@ -75,7 +76,7 @@ describe('loadConfig', () => {
       SHUTDOWN_TIMEOUT_MS: '5000',
     });
     expect(config).toMatchObject({
-      redisUrl: 'rediss://user:pw@redis.internal:6380/2',
+      redis: { kind: 'single', url: 'rediss://user:pw@redis.internal:6380/2' },
       bullmqPrefix: '{mail}',
       httpPort: 0,
       role: 'ingest',
@@ -103,9 +104,82 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('Redis Cluster', () => {
+    it('reads plain seeds, a NAT map and the replica acknowledgement', () => {
+      const config = loadConfig({
+        ...queue,
+        REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-b.internal:7001 ,[::1]:7002',
+        REDIS_CLUSTER_NAT_MAP: '10.0.0.1:7000=127.0.0.1:17000,10.0.0.2:7000=node-2:7000',
+        REDIS_MIN_REPLICAS_ACK: '1',
+        REDIS_REPLICAS_ACK_TIMEOUT_MS: '500',
+      });
+      expect(config.redis).toEqual({
+        kind: 'cluster',
+        seeds: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: 'redis-b.internal', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+        tls: false,
+        username: null,
+        password: null,
+        natMap: {
+          '10.0.0.1:7000': { host: '127.0.0.1', port: 17000 },
+          '10.0.0.2:7000': { host: 'node-2', port: 7000 },
+        },
+      });
+      expect(config.replicasAck).toEqual({ replicas: 1, timeoutMs: 500 });
+    });
+
+    it('takes TLS and ACL credentials from rediss:// seeds', () => {
+      const config = loadConfig({
+        ...queue,
+        REDIS_CLUSTER_NODES:
+          'rediss://worker:p%40ss@clustercfg.mail.abc.use1.cache.amazonaws.com:6379,rediss://worker:p%40ss@node-2.example:6380',
+      });
+      expect(config.redis).toEqual({
+        kind: 'cluster',
+        seeds: [
+          { host: 'clustercfg.mail.abc.use1.cache.amazonaws.com', port: 6379 },
+          { host: 'node-2.example', port: 6380 },
+        ],
+        tls: true,
+        username: 'worker',
+        password: 'p@ss',
+        natMap: null,
+      });
+    });
+
+    it('refuses REDIS_URL and REDIS_CLUSTER_NODES together', () => {
+      expect(
+        failure({ ...queue, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:7000' }),
+      ).toBe(
+        'REDIS_CLUSTER_NODES: expected REDIS_URL unset when a cluster is configured, got both',
+      );
+    });
+
+    it.each([
+      ['a:7000,rediss://b:7001', 'mixed schemes'],
+      ['redis://u:one@a:7000,redis://u:two@b:7001', 'credentials that disagree'],
+      ['redis://a:7000/2', 'a database number'],
+      ['a', 'no port'],
+      ['a:70000', 'a port out of range'],
+    ])('refuses %s (%s), without echoing a password', (nodes) => {
+      const message = failure({ ...queue, REDIS_CLUSTER_NODES: nodes });
+      expect(message).toMatch(/^REDIS_CLUSTER_NODES: expected comma-separated seed nodes/);
+      expect(message).not.toContain('one@');
+    });
+
+    it('refuses a NAT map without a cluster', () => {
+      expect(failure({ ...queue, REDIS_CLUSTER_NAT_MAP: 'a:1=b:2' })).toMatch(
+        /^REDIS_CLUSTER_NAT_MAP: expected REDIS_CLUSTER_NODES to be set too/,
+      );
+    });
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ ...queue, REDIS_URL: '', HTTP_PORT: '  ' })).toMatchObject({
-      redisUrl: DEFAULT_REDIS_URL,
+      redis: { kind: 'single', url: DEFAULT_REDIS_URL },
       httpPort: 8080,
     });
   });
