@@ -1,7 +1,7 @@
 /** Shared by the benchmarks: SQS bodies, side-by-side measurement and the recorded result. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeResult } from '../test/support/results';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
@@ -91,20 +91,10 @@ export function ratePerSec<T>(
   return (operations * 1000) / elapsedMs;
 }
 
-/** Prints the figures, records them in bench/results/NAME.json, and ends with the JSON line. */
+/** Records the figures in bench/results/NAME.json, and ends with the JSON line. */
 export function record(
   name: string,
   figures: Record<string, number | string | readonly number[]>,
 ): void {
-  const result = { bench: name, ...figures };
-  const dir = join(REPO_ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const context = {
-    recordedAt: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-  };
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ ...result, context }, null, 2)}\n`);
-  console.log(JSON.stringify(result));
+  writeResult(name, { bench: name, ...figures });
 }

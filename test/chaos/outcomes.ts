@@ -8,7 +8,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../adapters/redis/connection';
 import { headerValues, splitMessage } from '../support/mime';
 import type { ReceivedMail, TestSmtpServer } from '../support/smtp';
 import { storedEntries } from '../support/suppressionRedis';
@@ -107,7 +107,7 @@ export async function takeDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<M
 
 /** Scope → address → entry, as the store keeps them (every bucket's `entries` hash). */
 export async function readSuppression(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   scopes: Iterable<string>,
 ): Promise<Map<string, Map<string, { reason: string; count: number }>>> {

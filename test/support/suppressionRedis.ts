@@ -3,6 +3,8 @@
  * bucket at once (adapters/redis/suppressionStore.ts describes the layout).
  */
 import type { Redis } from 'ioredis';
+import { byNode, type RedisClient } from '../../adapters/redis/connection';
+import { replyValues } from '../../adapters/redis/pipelineReplies';
 import { suppressionKeys } from '../../adapters/redis/suppressionStore';
 import { SUPPRESSION_BUCKETS } from '../../domain/suppression';
 
@@ -20,17 +22,23 @@ export async function auditLength(redis: Redis, prefix: string): Promise<number>
   }, 0);
 }
 
-/** Scope → address → reason and count, read from every bucket's entries. */
+/**
+ * Scope → address → reason and count, read from every bucket's entries (one pipeline per node
+ * on a cluster).
+ */
 export async function storedEntries(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
 ): Promise<Map<string, Map<string, { reason: string; count: number }>>> {
   const keys = suppressionKeys(prefix);
-  const pipeline = redis.pipeline();
-  for (const b of BUCKETS) pipeline.hgetall(keys.entries(b));
+  const replies: unknown[] = [];
+  for (const group of byNode(redis, BUCKETS, keys.entries)) {
+    const pipeline = redis.pipeline();
+    for (const b of group) pipeline.hgetall(keys.entries(b));
+    replies.push(...replyValues(await pipeline.exec()));
+  }
   const found = new Map<string, Map<string, { reason: string; count: number }>>();
-  for (const [error, fields] of (await pipeline.exec()) ?? []) {
-    if (error) throw error;
+  for (const fields of replies) {
     for (const [address, json] of Object.entries(fields as Record<string, string>)) {
       const record = JSON.parse(json) as Record<string, { r: string; n: number }>;
       for (const [scope, entry] of Object.entries(record)) {
