@@ -55,8 +55,9 @@ export class Publisher {
 }
 
 /**
- * A fault, struck once `share` of `total` is published. It calls `publishOn` when publishing may
- * run past the next fault's mark (a fault that waits for traffic calls it before waiting).
+ * A fault, struck once `share` of `total` is published. It calls `publishOn` when publishing
+ * should flow again while it works (a kill that waits for a batch, a failover that takes
+ * seconds); publishing then runs up to the next fault's mark, not past it.
  */
 export type ScheduledFault = readonly [
   share: number,
@@ -75,7 +76,7 @@ export async function runSchedule(
   for (const [i, [share, strike]] of schedule.entries()) {
     publisher.limit = limitBefore(i);
     while (publisher.published < share * total) await delay(20);
-    await strike(() => (publisher.limit = Infinity));
+    await strike(() => (publisher.limit = limitBefore(i + 1)));
   }
   publisher.limit = Infinity;
 }

@@ -216,7 +216,7 @@ async function chaos(
     say(`both workers receiving again ${faults.emulatorResumedMs} ms after the restart began`);
     await Promise.all([secondHalf, runSchedule(publisher, total, scheduled(SECOND_HALF))]);
     say(`all ${total} published; waiting for the queue and the jobs to come to rest`);
-    await untilAtRest(stage);
+    await untilAtRest(stage, say);
   } finally {
     stopProgress();
   }

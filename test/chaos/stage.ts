@@ -159,8 +159,11 @@ export async function startStage(options: StageOptions): Promise<Stage> {
 
 export async function jobsInProgress(queues: ReadonlyMap<QueueName, Queue>) {
   let pending = 0;
+  let delayed = 0;
   let active = 0;
   let failed = 0;
+  /** `<queue> <pending>/<active>` for each queue with work not finished. */
+  const unfinished: string[] = [];
   for (const queue of queues.values()) {
     const counts = await queue.getJobCounts(
       'waiting',
@@ -170,12 +173,16 @@ export async function jobsInProgress(queues: ReadonlyMap<QueueName, Queue>) {
       'waiting-children',
       'failed',
     );
-    pending +=
+    const queuePending =
       counts.waiting! + counts.delayed! + counts.prioritized! + counts['waiting-children']!;
+    pending += queuePending;
+    delayed += counts.delayed!;
     active += counts.active!;
     failed += counts.failed!;
+    if (queuePending + counts.active! > 0)
+      unfinished.push(`${queue.name} ${queuePending}/${counts.active}`);
   }
-  return { pending, active, failed };
+  return { pending, delayed, active, failed, unfinished };
 }
 
 /** Polls `probe` until it holds on two probes in a row, half a second apart. */
@@ -214,7 +221,8 @@ export function startProgress(
       .then(([depth, jobs]) =>
         say(
           `published ${publisher.published}/${total}; queue ${depth.visible} visible, ` +
-            `${depth.inFlight} in flight; jobs ${jobs.pending} waiting, ${jobs.active} active, ` +
+            `${depth.inFlight} in flight; jobs ${jobs.pending} waiting (${jobs.delayed} delayed), ` +
+            `${jobs.active} active, ` +
             `${jobs.failed} failed; smtp accepted ${stage.smtp.accepted.length}`,
         ),
       )
@@ -224,17 +232,32 @@ export function startProgress(
   return () => clearInterval(progress);
 }
 
-/** Until the queue is drained, every job has finished, and so have the pushes to SES. */
-export async function untilAtRest(stage: Stage): Promise<void> {
-  await steadily('the queue drained and every job finished', QUIET_TIMEOUT_MS, async () => {
-    const [empty, jobs] = await Promise.all([queueEmpty(stage), jobsInProgress(stage.queues)]);
-    return empty && jobs.pending === 0 && jobs.active === 0;
-  });
-  // The pushes to SES follow the suppression jobs: let them finish too.
-  await steadily('the ses-sync queue at rest', QUIET_TIMEOUT_MS, async () => {
-    const counts = await stage.sesSync.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-    return Object.values(counts).every((n) => n === 0);
-  });
+/**
+ * Until the queue is drained, every job has finished, and so have the pushes to SES. If they do
+ * not come to rest, says what is left and what the workers warned about.
+ */
+export async function untilAtRest(stage: Stage, say: Say): Promise<void> {
+  try {
+    await steadily('the queue drained and every job finished', QUIET_TIMEOUT_MS, async () => {
+      const [empty, jobs] = await Promise.all([queueEmpty(stage), jobsInProgress(stage.queues)]);
+      return empty && jobs.pending === 0 && jobs.active === 0;
+    });
+    // The pushes to SES follow the suppression jobs: let them finish too.
+    await steadily('the ses-sync queue at rest', QUIET_TIMEOUT_MS, async () => {
+      const counts = await stage.sesSync.getJobCounts(
+        'waiting',
+        'delayed',
+        'active',
+        'prioritized',
+      );
+      return Object.values(counts).every((n) => n === 0);
+    });
+  } catch (error) {
+    const jobs = await jobsInProgress(stage.queues);
+    say(`not at rest: jobs waiting/active per queue: ${jobs.unfinished.join(', ') || 'none'}`);
+    sayWorkerWarnings(stage.pool, say);
+    throw error;
+  }
 }
 
 export interface Judgement {

@@ -21,6 +21,7 @@ const run = promisify(execFile);
 const LOCALHOST = '127.0.0.1';
 const NODE_COUNT = 6;
 const FORM_TIMEOUT_MS = 60_000;
+const RESHARD_AGREEMENT_MS = 30_000;
 const realProcess = vm.runInThisContext('process') as NodeJS.Process;
 
 export interface ClusterNode {
@@ -44,6 +45,16 @@ export interface RedisClusterServer {
   masterOf(slot: number): Promise<ClusterNode>;
   masters(): Promise<ClusterNode[]>;
   replicaOf(master: ClusterNode): Promise<ClusterNode | null>;
+  /** The node's id in the cluster (CLUSTER MYID). */
+  idOf(node: ClusterNode): Promise<string>;
+  /** The slots `master` serves, lowest first. */
+  slotsOf(master: ClusterNode): Promise<number[]>;
+  /**
+   * Moves the `count` lowest slots of `from` to `to`, keys and all, with `redis-cli --cluster
+   * reshard` (the slots it picks: `slotsOf(from).slice(0, count)`). Clients see ASK and TRYAGAIN
+   * redirections while a slot's keys move, then MOVED.
+   */
+  reshard(from: ClusterNode, to: ClusterNode, count: number): Promise<void>;
   /** Until every running node reports cluster_state:ok, and every replica is in sync. */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -151,6 +162,14 @@ export async function startRedisCluster(
         slots: n.slots,
       }));
   };
+  /** `a-b` and `a` entries; a `[slot->-id]` (a slot in migration) belongs to its owner's list. */
+  const expand = (ranges: readonly string[]) =>
+    ranges
+      .filter((range) => !range.startsWith('['))
+      .flatMap((range) => {
+        const [from, to] = range.split('-').map(Number);
+        return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
+      });
   const inRange = (slot: number, range: string) => {
     const [from, to] = range.split('-').map(Number);
     return slot >= from! && slot <= (to ?? from!);
@@ -180,6 +199,33 @@ export async function startRedisCluster(
       const shard = (await shards()).find((s) => s.master === master.port);
       const replica = shard?.replicas.find((port) => nodeAt(port).isRunning());
       return replica === undefined ? null : nodeAt(replica);
+    },
+    idOf: async (node) => (await cli(['cluster', 'myid'], node)).trim(),
+    async slotsOf(master) {
+      const shard = (await shards()).find((s) => s.master === master.port);
+      return shard === undefined ? [] : expand(shard.slots).sort((a, b) => a - b);
+    },
+    async reshard(from, to, count) {
+      const [fromId, toId] = await Promise.all([server.idOf(from), server.idOf(to)]);
+      // Right after a node rejoins, the nodes may not agree on the configuration yet, and
+      // redis-cli refuses to start (it has moved nothing then): try again for a while.
+      const deadline = Date.now() + RESHARD_AGREEMENT_MS;
+      for (;;) {
+        try {
+          await run('redis-cli', [
+            '--cluster', 'reshard', to.address, '--cluster-from', fromId, '--cluster-to', toId,
+            '--cluster-slots', String(count), '--cluster-yes',
+          ]); // prettier-ignore
+          return;
+        } catch (error) {
+          const output = String((error as { stdout?: string }).stdout ?? error);
+          if (!output.includes("Nodes don't agree") || Date.now() > deadline)
+            throw new Error(`redis-cli --cluster reshard failed:\n${output.slice(-2000)}`, {
+              cause: error,
+            });
+          await delay(500);
+        }
+      }
     },
     async waitUntilHealthy(timeoutMs = FORM_TIMEOUT_MS) {
       const deadline = Date.now() + timeoutMs;
