@@ -73,10 +73,10 @@ function clusterOptions(
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(lazyConnect === undefined ? {} : { lazyConnect }),
     ...(noReconnect === true ? { clusterRetryStrategy: () => null } : {}),
-    // A node that restarts without a slot change (a replica, a master back after a failover)
-    // is reconnected; ioredis would otherwise wait for a MOVED to rediscover it.
-    clusterNodeRetryStrategy:
-      noReconnect === true ? () => null : (times) => Math.min(times * 100, 2000),
+    // No clusterNodeRetryStrategy: a node whose connection drops is let go, so its commands
+    // fail over (retryDelayOnFailover, below) to whichever node serves their slot next. With
+    // one, they waited in that node's queue until the same address answered again, which a
+    // dead master's does not (a connection waiting without limit hung for as long).
     // Managed clusters (ElastiCache, MemoryDB) announce host names whose TLS certificates name
     // them: connect by that name rather than a resolved IP, so the certificate check holds.
     ...(target.tls ? { dnsLookup: (address, done) => done(null, address) } : {}),

@@ -30,7 +30,7 @@ import {
 import { buildLedger, type Ledger } from './ledger';
 import { Publisher, runSchedule, type ScheduledFault } from './publisher';
 import { explainDuplicateForwards, makeSay, runSuite, secondsSinceStart } from './report';
-import { positiveInteger, seedFromEnv } from './settings';
+import { flag, positiveInteger, seedFromEnv } from './settings';
 import { conclude, judge, startProgress, startStage, untilAtRest, type Stage } from './stage';
 
 const { values: args } = parseArgs({
@@ -51,8 +51,11 @@ const WORKERS = 2;
 /** cluster-node-timeout: a silent master is failed over after about this long. */
 const NODE_TIMEOUT_MS = 1500;
 /** How long the promoted replica serves alone before the killed master is restarted. */
-const ALONE_MS = 2000;
+const ALONE_MS = positiveInteger('CHAOS_ALONE_MS', 2000);
 const REPLICA_DOWN_MS = 3000;
+const SMTP_HOLD = flag('CHAOS_SMTP_HOLD', true);
+/** How long a hold waits for every forward already accepted to have its job completed. */
+const SETTLE_MS = 20_000;
 /**
  * The reshard moves a master's lowest slots: the prefix is chosen so that the suppression queue's
  * slot is at most this far into its master's slots, and the reshard moves that many and
@@ -81,6 +84,8 @@ const say = makeSay(SUITE);
 
 interface FaultCounts {
   masterKills: number;
+  /** Faults struck before every accepted forward had completed its job (SETTLE_MS ran out). */
+  faultsUnsettled: number;
   replicaKills: number;
   reshards: number;
   /** From a master's SIGKILL to its replica serving its slots. */
@@ -136,6 +141,7 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
   const publisher = new Publisher(stage.sns, stage.topology.topicArn, RATE);
   const faults: FaultCounts = {
     masterKills: 0,
+    faultsUnsettled: 0,
     replicaKills: 0,
     reshards: 0,
     maxFailoverMs: 0,
@@ -163,8 +169,25 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
   /** The masters failed over so far: the next failover picks another. */
   const failedOver: number[] = [];
 
-  const failover = async (publishOn: () => void) => {
+  /**
+   * Runs `disruption` with the SMTP server answering 451, once every copy it accepted before has
+   * its forward job completed: a fault that breaks Redis writes cannot then fall between an SMTP
+   * 250 and the forward's record (forwarding's at-least-once window, as in `npm run test:chaos`).
+   */
+  const heldSmtp = async <T>(publishOn: () => void, disruption: () => Promise<T>): Promise<T> => {
+    if (SMTP_HOLD) {
+      stage.hold.hold();
+      if (!(await stage.hold.settle(SETTLE_MS))) faults.faultsUnsettled++;
+    }
     publishOn();
+    try {
+      return await disruption();
+    } finally {
+      stage.hold.release();
+    }
+  };
+
+  const failover = async (publishOn: () => void) => {
     const masters = await cluster.masters();
     // First the master of the suppression queue (every batch writes there), then another.
     const home = await cluster.masterOf(queueSlot);
@@ -172,12 +195,15 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
       failedOver.length === 0 ? home : masters.find((m) => !failedOver.includes(m.port))!;
     const slot = (await cluster.slotsOf(master))[0]!;
     const replica = await cluster.replicaOf(master);
-    const killedAt = Date.now();
-    await master.kill();
+    // Held until the replica has taken over: until then, writes to the shard fail.
+    const { killedAt, promoted } = await heldSmtp(publishOn, async () => {
+      const at = Date.now();
+      await master.kill();
+      return { killedAt: at, promoted: await untilServedByAnother(cluster, slot, master) };
+    });
     killTimes.push(killedAt);
     faults.masterKills++;
     failedOver.push(master.port);
-    const promoted = await untilServedByAnother(cluster, slot, master);
     const failoverMs = Date.now() - killedAt;
     faults.maxFailoverMs = Math.max(faults.maxFailoverMs, failoverMs);
     say(
@@ -218,7 +244,6 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
   /** The slots the first reshard moved: the second moves them back. */
   let moved: readonly number[] = [];
   const reshard = async (publishOn: () => void, back: boolean) => {
-    publishOn();
     let from: ClusterNode;
     let to: ClusterNode;
     let count: number;
@@ -243,9 +268,11 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
     }
     const slots = (await cluster.slotsOf(from)).slice(0, count);
     const keys = await countKeys(stage.redis, from, slots);
-    const startedAt = Date.now();
-    await cluster.reshard(from, to, count);
-    const reshardMs = Date.now() - startedAt;
+    const reshardMs = await heldSmtp(publishOn, async () => {
+      const startedAt = Date.now();
+      await cluster.reshard(from, to, count);
+      return Date.now() - startedAt;
+    });
     faults.reshards++;
     faults.maxReshardMs = Math.max(faults.maxReshardMs, reshardMs);
     faults.slotsMoved += slots.length;
@@ -303,6 +330,7 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
     ...faults,
     ...found,
     ...judgement.observed,
+    smtpHold: SMTP_HOLD ? 'on' : 'off',
     seed: SEED,
     durationSeconds: Number(secondsSinceStart().toFixed(1)),
   };

@@ -1,4 +1,6 @@
 /** The harness's cluster is a real one: three masters, a replica each, keys spread by slot. */
+import { setTimeout as delay } from 'node:timers/promises';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import {
   byNode,
@@ -63,3 +65,41 @@ it('deletes matching keys on every master, leaving the others', async () => {
   expect(await Promise.all(keys.map((k) => redis.exists(k)))).toEqual(keys.map(() => 0));
   expect(await redis.get('kept:{1}')).toBe('1');
 });
+
+it('a master SIGKILLed for good: its slots’ commands go to the promoted replica, none left hanging', async () => {
+  // As the worker's BullMQ connection: it waits out outages instead of failing at once.
+  const waiting = connectRedis(cluster.target, { maxRetriesPerRequest: null });
+  const master = (await cluster.masters())[0]!;
+  const served = new Set(await cluster.slotsOf(master));
+  const key = Array.from({ length: 1000 }, (_, i) => `failover:{${i}}`).find((k) =>
+    served.has(calculateSlot(k)),
+  )!;
+  await waiting.set(key, 'before');
+  const killedAt = Date.now();
+  await master.kill();
+  try {
+    // One write every 250 ms for 8 s (a failover here takes about 3 s), each given 10 s to settle.
+    const attempts: Promise<{ sentMs: number; outcome: 'ok' | 'error' | 'hung' }>[] = [];
+    for (let sent = 0; sent < 8000; sent += 250) {
+      const sentMs = Date.now() - killedAt;
+      const timeout = delay(10_000, undefined, { ref: false }).then(() => 'hung' as const);
+      const write = waiting.set(key, String(sentMs)).then(
+        () => 'ok' as const,
+        () => 'error' as const,
+      );
+      attempts.push(Promise.race([write, timeout]).then((outcome) => ({ sentMs, outcome })));
+      await delay(250);
+    }
+    const outcomes = await Promise.all(attempts);
+    expect(outcomes.filter((o) => o.outcome === 'hung')).toEqual([]);
+    expect(outcomes.filter((o) => o.outcome === 'ok').length).toBeGreaterThan(outcomes.length / 2);
+    expect(master.isRunning()).toBe(false);
+    const promoted = await cluster.masterOf(calculateSlot(key));
+    expect(promoted.port).not.toBe(master.port);
+    expect(Number(await waiting.get(key))).toBe(outcomes.at(-1)!.sentMs);
+  } finally {
+    waiting.disconnect();
+    await master.restart();
+    await cluster.waitUntilHealthy();
+  }
+}, 60_000);
