@@ -4,7 +4,7 @@
  * marker, even when two batches hold it). Tests compare these with `expectedJobIds`.
  */
 import { Queue, type JobType } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../adapters/redis/connection';
 import type { SuppressionBatchJob } from '../../domain/jobs';
 
 export interface QueueWork {
@@ -15,7 +15,7 @@ export interface QueueWork {
 }
 
 export async function queueWork(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   name: string,
 ): Promise<QueueWork> {

@@ -55,6 +55,11 @@ export interface RedisClusterServer {
    * redirections while a slot's keys move, then MOVED.
    */
   reshard(from: ClusterNode, to: ClusterNode, count: number): Promise<void>;
+  /**
+   * Until each master's replicas hold everything it had written when this was called (their
+   * replication offsets reach its own): a master killed after that loses nothing.
+   */
+  waitForReplication(timeoutMs?: number): Promise<void>;
   /** Until every running node reports cluster_state:ok, and every replica is in sync. */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -224,6 +229,24 @@ export async function startRedisCluster(
               cause: error,
             });
           await delay(500);
+        }
+      }
+    },
+    async waitForReplication(timeoutMs = FORM_TIMEOUT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      for (const master of await server.masters()) {
+        const written = Number(
+          /master_repl_offset:(\d+)/.exec(await cli(['info', 'replication'], master))?.[1],
+        );
+        for (;;) {
+          const info = await cli(['info', 'replication'], master);
+          const held = [...info.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((m) => Number(m[1]));
+          if (held.length > 0 && held.every((offset) => offset >= written)) break;
+          if (Date.now() > deadline)
+            throw new Error(
+              `${master.address}'s replicas short of offset ${written}: ${held.join(', ')}`,
+            );
+          await delay(50);
         }
       }
     },

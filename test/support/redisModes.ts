@@ -30,9 +30,16 @@ export interface RedisUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startRedisUnderTest(mode: RedisMode): Promise<RedisUnderTest> {
+/**
+ * `appendOnly`: the single server keeps its data across `server.restart()` (AOF); the cluster's
+ * nodes keep none, a restarted one resyncs from its shard's master.
+ */
+export async function startRedisUnderTest(
+  mode: RedisMode,
+  options: { appendOnly?: boolean } = {},
+): Promise<RedisUnderTest> {
   if (mode === 'single') {
-    const server = await startRedis();
+    const server = await startRedis(options);
     const target: RedisTarget = { kind: 'single', url: server.url };
     return {
       mode,
