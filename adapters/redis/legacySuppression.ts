@@ -16,9 +16,8 @@
  * served by different nodes: commands are pipelined per node, and a move writes the buckets,
  * waits for their replicas (REDIS_MIN_REPLICAS_ACK), then deletes the old keys. There, an entry
  * cannot be merged and deleted in one script: it is merged under a marker (so a pass interrupted
- * before the delete does not merge it twice), then deleted if unchanged. A pass interrupted
- * between a history's copy and its delete copies it again on a cluster (the audit lines appear
- * twice); everything else a pass moves is idempotent.
+ * before the delete does not merge it twice), then deleted if unchanged. Every other move is
+ * idempotent, so a pass that stops between a copy and its delete can be run again.
  */
 import type { ChainableCommander } from 'ioredis';
 import { isCluster, waitForReplicas, type RedisClient, type ReplicasAck } from './connection';
@@ -56,6 +55,9 @@ interface LegacyEntry extends ScriptEntry {
 type RedisWithFieldDelete = RedisClient & {
   sesWorkerDeleteUnchangedFields(key: string, ...fieldsAndValues: string[]): Promise<number>;
 };
+type PipelineWithAppend = ChainableCommander & {
+  sesWorkerAppendMissingRecords(key: string, cap: number, ...records: string[]): unknown;
+};
 
 const ADDRESSES_PER_COMMAND = 1_000;
 const FIELDS_PER_SCAN = 250;
@@ -91,6 +93,10 @@ export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: strin
   redis.defineCommand('sesWorkerDeleteUnchangedFields', {
     numberOfKeys: 1,
     lua: luaScript('deleteUnchangedFields'),
+  });
+  redis.defineCommand('sesWorkerAppendMissingRecords', {
+    numberOfKeys: 1,
+    lua: luaScript('appendMissingRecords'),
   });
   const withFieldDelete = redis as RedisWithFieldDelete;
 
@@ -309,13 +315,15 @@ export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: strin
           target,
           reads: [read(key, (pipeline) => pipeline.lrange(key, 0, -1))],
           writes([records]) {
-            const lines = records as string[];
+            // Older than anything written here since the upgrade: after it.
             return [
-              // Older than anything written here since the upgrade: after it.
-              ...(lines.length > 0
-                ? [write(target, (pipeline) => pipeline.rpush(target, ...lines))]
-                : []),
-              write(target, (pipeline) => pipeline.ltrim(target, 0, options.historyPerAddress - 1)),
+              write(target, (pipeline) =>
+                (pipeline as PipelineWithAppend).sesWorkerAppendMissingRecords(
+                  target,
+                  options.historyPerAddress,
+                  ...(records as string[]),
+                ),
+              ),
             ];
           },
         };
