@@ -173,7 +173,9 @@ export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: strin
       const scopeHashes = new Set<string>();
       const derived = new Set<string>();
       // The old keys share one slot under a `{…}` prefix, but not under a plain one: every
-      // master is scanned.
+      // master is scanned. A cluster client knows its masters once ready: a first command
+      // waits for that (or fails, on a connection without an offline queue).
+      if (isCluster(redis) && redis.status !== 'ready') await redis.ping();
       for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
         let cursor = '0';
         do {
