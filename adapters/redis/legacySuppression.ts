@@ -12,12 +12,13 @@
  * (worker/legacyMigration.ts). The old audit stream (`<prefix>:suppression:audit`) is left for
  * operators to read or delete.
  *
- * On Redis Cluster the old keys (one slot with the default `{ses}` prefix) and the buckets are
- * served by different nodes: commands are pipelined per node, and a move writes the buckets,
- * waits for their replicas (REDIS_MIN_REPLICAS_ACK), then deletes the old keys. There, an entry
- * cannot be merged and deleted in one script: it is merged under a marker (so a pass interrupted
- * before the delete does not merge it twice), then deleted if unchanged. Every other move is
- * idempotent, so a pass that stops between a copy and its delete can be run again.
+ * A move writes the buckets, waits for their replicas (REDIS_MIN_REPLICAS_ACK), then deletes the
+ * old keys, each step pipelined per node: on Redis Cluster the old keys (one slot with the
+ * default `{ses}` prefix) and the buckets are served by different nodes. Every move can be made
+ * again, so a pass that stopped between a copy and its delete is simply run again. An entry is
+ * merged and deleted by one script on a single server; on a cluster, where the old hash is
+ * another slot, it is merged under a marker (a second merge changes nothing), then deleted if
+ * unchanged.
  */
 import type { ChainableCommander } from 'ioredis';
 import { isCluster, waitForReplicas, type RedisClient, type ReplicasAck } from './connection';

@@ -526,6 +526,7 @@ export function makeSuppressionStore(
       const total = SUPPRESSION_REASONS.reduce((sum, reason) => sum + byReason[reason], 0);
       return { total, byReason };
     },
+
     migrateLegacy: (stopping = () => false) => legacy.migrate(store, options, stopping),
   };
   return store;
