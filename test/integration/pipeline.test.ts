@@ -341,6 +341,29 @@ describe.each(REDIS_MODES)('on %s Redis', (mode) => {
       expect((await w.readiness()).ready).toBe(true);
     });
   } else {
+    it('the cluster unreachable at start: the worker starts, reports not ready, and begins once it is up', async () => {
+      const cluster = servers.under.cluster!;
+      const t = await topology();
+      await Promise.all(cluster.nodes.map((node) => node.kill()));
+      try {
+        const { prefix, worker: w } = await worker(t);
+        const bodies = syntheticNotifications(20, 5000);
+        await publishAll(servers.sns, t.topicArn, bodies);
+        expect((await w.readiness()).checks.redis).toMatch(/^unreachable/);
+        expect((await queueDepth(servers.sqs, t.queueUrl)).visible).toBe(bodies.length);
+
+        // Each node comes back with its nodes.conf (its slots, its master) and no data.
+        await Promise.all(cluster.nodes.map((node) => node.restart()));
+        await cluster.waitUntilHealthy();
+        await eventually(() => queueEmpty(t.queueUrl), 'the queue drained once it is up', 30_000);
+        await eventually(() => allCompleted(prefix, expectedJobIds(bodies)), 'every job', 30_000);
+        expect((await w.readiness()).ready).toBe(true);
+      } finally {
+        await Promise.all(cluster.nodes.filter((n) => !n.isRunning()).map((n) => n.restart()));
+        await cluster.waitUntilHealthy();
+      }
+    });
+
     it('a master SIGKILLed mid-run: its replica takes over, and everything is processed without it', async () => {
       const cluster = servers.under.cluster!;
       const t = await topology({ visibilityTimeoutSeconds: 2 });
