@@ -3,10 +3,16 @@
  * that serves their keys (`byNode`), the nodes' pipelines all at once. On a single server that
  * is one pipeline; on a cluster, one per master, since a cluster pipeline may only hold keys of
  * one node.
+ *
+ * After a reshard or a failover, the client's slot map may be out of date, and a node answers
+ * MOVED (or ASK, while a slot's keys move) for keys it no longer serves. ioredis follows such a
+ * redirection for a command sent alone, but not inside a pipeline whose commands were redirected
+ * to different slots, and it does not then update its map. Those commands did not run: they are
+ * sent again, regrouped, once the map is refreshed.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ChainableCommander } from 'ioredis';
-import { byNode, type RedisClient } from './connection';
-import { replyValues } from './pipelineReplies';
+import { byNode, isCluster, type RedisClient } from './connection';
 
 export interface KeyedCommand {
   /** The key that decides which node runs it. */
@@ -15,19 +21,39 @@ export interface KeyedCommand {
   readonly queue: (pipeline: ChainableCommander) => unknown;
 }
 
+/** Rounds of sending before a redirection is an error; a slot's keys move in milliseconds. */
+const REDIRECTION_ROUNDS = 5;
+const REDIRECTION_PAUSE_MS = 50;
+
+const isRedirection = (error: Error): boolean => /^(MOVED|ASK) /.test(error.message);
+
 /** The commands' replies, in the commands' order; the first error is thrown. */
 export async function pipelinePerNode(
   redis: RedisClient,
   commands: readonly KeyedCommand[],
 ): Promise<unknown[]> {
   const replies = new Array<unknown>(commands.length);
-  const positions = commands.map((command, at) => ({ command, at }));
-  await Promise.all(
-    byNode(redis, positions, ({ command }) => command.key).map(async (group) => {
-      const pipeline = redis.pipeline();
-      for (const { command } of group) command.queue(pipeline);
-      replyValues(await pipeline.exec()).forEach((reply, i) => (replies[group[i]!.at] = reply));
-    }),
-  );
+  let pending = commands.map((command, at) => ({ command, at }));
+  for (let round = 1; pending.length > 0; round++) {
+    const redirected: typeof pending = [];
+    await Promise.all(
+      byNode(redis, pending, ({ command }) => command.key).map(async (group) => {
+        const pipeline = redis.pipeline();
+        for (const { command } of group) command.queue(pipeline);
+        const results = (await pipeline.exec()) ?? [];
+        group.forEach((item, i) => {
+          const [error, value] = results[i] ?? [new Error('no reply from the pipeline'), null];
+          if (error === null) replies[item.at] = value;
+          else if (isRedirection(error) && round < REDIRECTION_ROUNDS) redirected.push(item);
+          else throw error;
+        });
+      }),
+    );
+    if (redirected.length > 0 && isCluster(redis)) {
+      await new Promise<void>((done) => redis.refreshSlotsCache(() => done()));
+      await delay(REDIRECTION_PAUSE_MS * (round - 1));
+    }
+    pending = redirected;
+  }
   return replies;
 }

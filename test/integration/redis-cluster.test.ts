@@ -1,7 +1,7 @@
 /** The harness's cluster is a real one: three masters, a replica each, keys spread by slot. */
 import { setTimeout as delay } from 'node:timers/promises';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import {
   byNode,
   connectRedis,
@@ -9,6 +9,7 @@ import {
   waitForReplicas,
   type RedisClient,
 } from '../../adapters/redis/connection';
+import { pipelinePerNode } from '../../adapters/redis/pipelinePerNode';
 import { startRedisCluster, type RedisClusterServer } from '../support/redisCluster';
 
 let cluster: RedisClusterServer;
@@ -101,5 +102,27 @@ it('a master SIGKILLed for good: its slots’ commands go to the promoted replic
     waiting.disconnect();
     await master.restart();
     await cluster.waitUntilHealthy();
+  }
+}, 60_000);
+
+it('pipelined reads right after a reshard are redirected, not failed, though the client’s slot map is stale', async () => {
+  const reader = connectRedis(cluster.target, { maxRetriesPerRequest: 1 });
+  try {
+    const [from, to] = await cluster.masters();
+    const moving = (await cluster.slotsOf(from!)).slice(0, 50);
+    // A key in each of the 50 slots about to move, and one that stays.
+    const keys = moving.map((slot) =>
+      Array.from({ length: 100_000 }, (_, i) => `moving:{${i}}`).find(
+        (k) => calculateSlot(k) === slot,
+      )!,
+    );
+    await Promise.all([...keys, 'staying:{x}'].map((k) => reader.set(k, k)));
+    await cluster.reshard(from!, to!, moving.length);
+
+    const read = (k: string) => ({ key: k, queue: (p: ChainableCommander) => p.get(k) });
+    const values = await pipelinePerNode(reader, [...keys, 'staying:{x}'].map(read));
+    expect(values).toEqual([...keys, 'staying:{x}']);
+  } finally {
+    reader.disconnect();
   }
 }, 60_000);
