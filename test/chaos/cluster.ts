@@ -165,7 +165,8 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
     ),
   };
   const queueSlot = suppressionQueueSlot(stage.prefix);
-  const killTimes: number[] = [];
+  /** When each master SIGKILL or reshard struck: a duplicate forward is told by its distance. */
+  const faultTimes: number[] = [];
   /** The masters failed over so far: the next failover picks another. */
   const failedOver: number[] = [];
 
@@ -201,7 +202,7 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
       await master.kill();
       return { killedAt: at, promoted: await untilServedByAnother(cluster, slot, master) };
     });
-    killTimes.push(killedAt);
+    faultTimes.push(killedAt);
     faults.masterKills++;
     failedOver.push(master.port);
     const failoverMs = Date.now() - killedAt;
@@ -270,6 +271,7 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
     const keys = await countKeys(stage.redis, from, slots);
     const reshardMs = await heldSmtp(publishOn, async () => {
       const startedAt = Date.now();
+      faultTimes.push(startedAt);
       await cluster.reshard(from, to, count);
       return Date.now() - startedAt;
     });
@@ -342,8 +344,8 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
   const explain = explainDuplicateForwards(
     stage.smtp.accepted,
     stage.hold,
-    killTimes,
-    'master SIGKILL',
+    faultTimes,
+    'master SIGKILL or reshard',
   );
   const file = `${SUITE}${SHORT ? '-short' : ''}${REPLICAS_ACK === 0 ? '-ack0' : ''}`;
   return conclude(stage, { suite: SUITE, file, figures }, judgement, say, explain);

@@ -4,6 +4,8 @@
  * processes, and the suite's own view of the job queues. Then, once the faults are over, the wait
  * for everything to come to rest and the verdict: what came of the ledger's notifications.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
@@ -255,7 +257,9 @@ export async function untilAtRest(stage: Stage, say: Say): Promise<void> {
   } catch (error) {
     const jobs = await jobsInProgress(stage.queues);
     say(`not at rest: jobs waiting/active per queue: ${jobs.unfinished.join(', ') || 'none'}`);
+    for (const queue of stage.queues.values()) say(`${queue.name}: ${await queueState(queue)}`);
     sayWorkerWarnings(stage.pool, say);
+    keepWorkerLogs(stage.pool, say);
     throw error;
   }
 }
@@ -312,6 +316,36 @@ export async function judge(stage: Stage, ledger: Ledger, say: Say): Promise<Jud
   };
 }
 
+/** What a queue that does not come to rest looks like: its counts, pause, and its workers. */
+async function queueState(queue: Queue): Promise<string> {
+  const [counts, paused, workers, waiting] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'waiting-children', 'delayed', 'active'),
+    queue.isPaused(),
+    queue.getWorkersCount(),
+    queue.getJobs(['waiting'], 0, 0),
+  ]);
+  const oldest = waiting[0];
+  return (
+    `${JSON.stringify(counts)}, paused ${paused}, ${workers} workers connected` +
+    (oldest === undefined
+      ? ''
+      : `; a waiting job: ${oldest.name}, attempts ${oldest.attemptsMade}, ` +
+        `added ${Math.round((Date.now() - oldest.timestamp) / 1000)} s ago`)
+  );
+}
+
+/** CHAOS_LOG_DIR: every worker's log lines, one file per process, for a failure's details. */
+function keepWorkerLogs(pool: WorkerPool, say: Say): void {
+  const dir = process.env.CHAOS_LOG_DIR;
+  if (dir === undefined || dir === '') return;
+  mkdirSync(dir, { recursive: true });
+  pool.all().forEach((worker, i) => {
+    const lines = worker.logs.map((line) => JSON.stringify(line)).join('\n');
+    writeFileSync(join(dir, `worker-${i}.log`), `${lines}\n`);
+  });
+  say(`worker logs in ${dir}`);
+}
+
 /**
  * Says what the workers warned about and what failed, records the figures (the last line) and
  * returns the exit code: 1 when anything was lost or done twice, or a check failed.
@@ -324,6 +358,7 @@ export function conclude(
   explain: readonly string[],
 ): number {
   sayWorkerWarnings(stage.pool, say);
+  keepWorkerLogs(stage.pool, say);
   for (const failure of judgement.failures) say(`FAILED: ${failure}`);
   for (const line of explain) say(line);
   if (judgement.failures.length === 0) say('every check held');

@@ -126,3 +126,24 @@ it('pipelined reads right after a reshard are redirected, not failed, though the
     reader.disconnect();
   }
 }, 60_000);
+
+it('a pipeline whose moved keys share one slot is regrouped too (ioredis would refuse to resend it)', async () => {
+  const reader = connectRedis(cluster.target, { maxRetriesPerRequest: 1 });
+  try {
+    const [from, to] = await cluster.masters();
+    const [moving, staying] = await cluster.slotsOf(from!);
+    const inSlot = (slot: number, n: number) =>
+      Array.from({ length: 100_000 }, (_, i) => `one:{${i}}`)
+        .filter((k) => calculateSlot(k) === slot)
+        .slice(0, n)
+        .map((k) => `${k}:${n}`);
+    const keys = [...inSlot(moving!, 2), ...inSlot(staying!, 1)];
+    await Promise.all(keys.map((k) => reader.set(k, k)));
+    await cluster.reshard(from!, to!, 1);
+
+    const read = (k: string) => ({ key: k, queue: (p: ChainableCommander) => p.get(k) });
+    expect(await pipelinePerNode(reader, keys.map(read))).toEqual(keys);
+  } finally {
+    reader.disconnect();
+  }
+}, 60_000);
