@@ -33,7 +33,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Queue } from 'bullmq';
+import { openQueue } from '../adapters/bullmq/layout';
 import { isLeft } from 'fp-ts/Either';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -305,9 +305,7 @@ async function main(): Promise<void> {
   });
   const sns = new SNSClient(sdk);
   const redisClient = new Redis(redis.url, { maxRetriesPerRequest: null });
-  const queues = QUEUE_NAMES.map(
-    (name) => new Queue(name, { connection: redisClient, prefix: '{soak}' }),
-  );
+  const queues = QUEUE_NAMES.map((name) => openQueue(name, redisClient, '{soak}'));
   const expected: Expected = {
     poison: 0,
     events: 0,

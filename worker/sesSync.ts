@@ -14,9 +14,10 @@
  * step reads the entry as it is when the job runs, so a job that arrives late does what is right
  * now (an entry lifted meanwhile is not put; one suppressed again is not deleted).
  */
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
+import { openQueue, queueLocation, type QueueLayout } from '../adapters/bullmq/layout';
 import { jobOptions, type JobPolicy } from '../adapters/bullmq/queues';
 import type { SesSyncMetrics } from '../adapters/metrics/sesSync';
 import type { SesSyncState } from '../adapters/redis/sesSyncState';
@@ -59,9 +60,7 @@ export function makeSesSyncQueue(
   prefix: string,
   policy: JobPolicy,
 ): SesSyncQueue {
-  const queue: SesSyncQueue = new Queue(SES_SYNC_QUEUE, {
-    connection,
-    prefix,
+  const queue: SesSyncQueue = openQueue<SesSyncJob>(SES_SYNC_QUEUE, connection, prefix, {
     defaultJobOptions: {
       ...jobOptions(policy),
       backoff: { type: SES_SYNC_BACKOFF, delay: policy.backoffMs },
@@ -257,7 +256,10 @@ export const sesRequestSpacingMs = (ratePerSecond: number): number =>
  */
 export function startSesSyncWorker(options: {
   readonly connection: RedisClient;
+  /** BULLMQ_PREFIX, as configured. */
   readonly prefix: string;
+  /** The previous key layout only to drain it (adapters/bullmq/layout.ts). */
+  readonly layout?: QueueLayout;
   readonly ratePerSecond: number;
   readonly backoffMs: number;
   readonly lockMs: number;
@@ -266,9 +268,10 @@ export function startSesSyncWorker(options: {
   readonly log: Logger;
   readonly onOutcome?: (outcome: 'completed' | 'retrying' | 'failed') => void;
 }): Worker<SesSyncJob> {
-  const worker = new Worker<SesSyncJob>(SES_SYNC_QUEUE, (job) => options.process(job.data, job), {
+  const at = queueLocation(options.prefix, SES_SYNC_QUEUE, options.layout);
+  const worker = new Worker<SesSyncJob>(at.name, (job) => options.process(job.data, job), {
     connection: options.connection,
-    prefix: options.prefix,
+    prefix: at.prefix,
     // A request in flight while the next may start: a slow answer does not halve the rate.
     concurrency: Math.min(Math.max(2, options.ratePerSecond), 32),
     // Jobs start no faster than the rate; each request also waits its turn in Redis.

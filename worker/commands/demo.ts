@@ -17,7 +17,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import { isRight } from 'fp-ts/Either';
 import { EMULATOR_CREDENTIALS } from '../../adapters/emulator/embedded';
 import { makeSqsClient } from '../../adapters/sqs/client';
@@ -59,7 +60,7 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
   const sns = new SNSClient(clientOptions);
   const sqs = makeSqsClient({ ...clientOptions, customEndpoint: true });
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
-  const queues = QUEUE_NAMES.map((name) => new Queue(name, { connection: redis, prefix }));
+  const queues = QUEUE_NAMES.map((name) => openQueue(name, redis, prefix));
 
   try {
     out(`Embedded emulator at ${emulator!.endpoint}; topic ${topology!.topicArn}`);
