@@ -445,11 +445,12 @@ async function main(): Promise<void> {
       }
     }
     const retained: Record<string, number> = {};
-    for (const queue of queues) {
+    for (const [i, queue] of queues.entries()) {
+      const name = QUEUE_NAMES[i]!; // ours, not BullMQ's `{name}`
       const counts = await queue.getJobCounts();
-      retained[queue.name] = counts.completed ?? 0;
+      retained[name] = counts.completed ?? 0;
       const pending = Object.entries(counts).filter(([state, n]) => state !== 'completed' && n > 0);
-      if (pending.length > 0) problems.push(`${queue.name} still holds ${JSON.stringify(counts)}`);
+      if (pending.length > 0) problems.push(`${name} still holds ${JSON.stringify(counts)}`);
     }
     if (problems.length > 0) {
       throw new Error(`the soak lost track of messages:\n  ${problems.join('\n  ')}`);

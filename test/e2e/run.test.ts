@@ -170,7 +170,8 @@ describe('ses-worker demo', () => {
     const { Redis } = await import('ioredis');
     const redis = new Redis(redisServer.url);
     try {
-      expect(await redis.keys('{ses-demo-*')).toEqual([]);
+      // Neither under the prefix's base (queues, buckets) nor under the prefix as written.
+      expect(await redis.keys('*ses-demo-*')).toEqual([]);
     } finally {
       redis.disconnect();
     }
