@@ -228,7 +228,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     await waitingFor(
       'the active jobs',
       log,
-      Promise.all([...workers.map((w) => w.close()), previousLayoutDrain?.stop()]),
+      // The drain first: its inbound jobs may fan out through the forwarder, which closes with
+      // the current inbound worker.
+      (async () => {
+        await previousLayoutDrain?.stop();
+        await Promise.all(workers.map((w) => w.close()));
+      })(),
     );
     await waitingFor('SES sync', log, sesSync?.stop());
     await waitingFor('the reputation evaluator', log, evaluator?.stop());
@@ -459,8 +464,8 @@ function startProcessors(
       }),
   };
   const inbound = starters.inbound('current');
-  // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished. (A
-  // drain of the previous layout's inbound queue closes before, or with, the workers.)
+  // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished (a
+  // drain of the previous layout's inbound queue is stopped before: see the shutdown).
   inbound.on('closed', () => {
     forwarder
       ?.close()
