@@ -35,7 +35,7 @@ import {
   type SesSyncJob,
   type SesSyncMode,
 } from '../domain/sesSync';
-import type { SuppressionChange, SuppressionOutcome } from '../domain/suppression';
+import type { SuppressionChange } from '../domain/suppression';
 
 export const SES_SYNC_QUEUE = 'ses-sync';
 
@@ -92,16 +92,11 @@ export async function addSesSyncJobs(
 
 /** What the store's callers report after each apply. */
 export interface SesSyncHook {
-  afterApply(
-    address: EmailAddress,
-    changes: readonly SuppressionChange[],
-    outcomes: readonly SuppressionOutcome[],
-  ): Promise<void>;
+  afterApply(address: EmailAddress, changes: readonly SuppressionChange[]): Promise<void>;
 }
 
 /**
- * The jobs an apply calls for. A change to the global entry is looked at even when its outcome
- * is `unchanged`: a suppression job retried after this step failed finds its notification
+ * The jobs an apply calls for. A change to the global entry is looked at whatever its outcome: a suppression job retried after this step failed finds its notification
  * already applied, and must still get its push queued.
  */
 export function makeSesSyncHook(deps: {
@@ -111,14 +106,14 @@ export function makeSesSyncHook(deps: {
   readonly queue: SesSyncQueue;
 }): SesSyncHook {
   return {
-    async afterApply(address, changes, outcomes) {
+    async afterApply(address, changes) {
       if (!pushes(deps.mode)) return;
       const suppressesGlobally = changes.some(
         (c) => (c.type === 'suppress' && c.scope === 'global') || c.type === 'countTransient',
       );
-      const removedGlobally = changes.some(
-        (c, i) => c.type === 'remove' && c.scope === 'global' && outcomes[i] === 'removed',
-      );
+      // Whatever the remove's outcome: a DELETE retried after the replicas did not confirm the
+      // first (503) finds nothing left to remove, and must still get its SES delete queued.
+      const removedGlobally = changes.some((c) => c.type === 'remove' && c.scope === 'global');
       if (!suppressesGlobally && !removedGlobally) return;
       const [entry, record] = await Promise.all([
         deps.store.check([address], ['global']).then((found) => found.get(address) ?? null),
@@ -145,21 +140,13 @@ export function withSesSync(store: SuppressionStore, hook: SesSyncHook): Suppres
     ...store,
     async apply(address, changes, eventKey) {
       const outcomes = await store.apply(address, changes, eventKey);
-      await hook.afterApply(address, changes, outcomes);
+      await hook.afterApply(address, changes);
       return outcomes;
     },
     // The suppression processor applies a whole batch at once: each notification is reported.
     async applyAll(notifications) {
       const results = await store.applyAll(notifications);
-      await Promise.all(
-        notifications.map((n, i) =>
-          hook.afterApply(
-            n.address,
-            n.changes,
-            (results[i] ?? []).map((result) => result.outcome),
-          ),
-        ),
-      );
+      await Promise.all(notifications.map((n) => hook.afterApply(n.address, n.changes)));
       return results;
     },
   };

@@ -215,6 +215,34 @@ test('a lift deletes from SES only what the worker put; remove --ses deletes the
   expect(JSON.parse(io.out.join(''))).toEqual({ address: own, ses: 'deleted' });
 });
 
+test('a DELETE retried after its first attempt went unreported (a 503: replicas did not confirm) still deletes from SES', async () => {
+  const prefix = freshPrefix();
+  const w = await worker(baseEnv(prefix, { ROLE: 'process' }));
+  const address = 'retried-delete@example.org';
+  await api(w, 'PUT', address);
+  await eventually(() => Promise.resolve(fake.puts.get(address) === 1), 'the put');
+  await eventually(() => syncIdle(prefix), 'ses-sync idle');
+  // The first DELETE's remove reached Redis, but the request failed before the hook ran.
+  const unhooked = makeSuppressionStore(servers.redis, prefix);
+  expect(
+    await unhooked.apply(
+      address as EmailAddress,
+      [
+        {
+          type: 'remove',
+          scope: 'global',
+          evidence: { at: new Date().toISOString(), kind: 'manual' },
+        },
+      ],
+      null,
+    ),
+  ).toEqual(['removed']);
+  expect(fake.entries.has(address)).toBe(true);
+
+  await api(w, 'DELETE', address); // nothing left to remove: 404
+  await eventually(() => Promise.resolve(!fake.entries.has(address)), 'the SES delete');
+});
+
 test('pull imports 2,500 entries across pages; interrupted halfway, it resumes without duplicates', async () => {
   const prefix = freshPrefix();
   const now = Date.now();
