@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { deleteMatching } from '../../adapters/redis/connection';
-import { REDIS_MODES, startRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
+import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
 import { startRedis, type RedisServer } from '../support/servers';
 import { CLI, spawnWorker, type WorkerProcess } from '../support/workerProcess';
 
@@ -148,13 +148,7 @@ describe('ses-worker run', () => {
 });
 
 describe.each(REDIS_MODES)('ses-worker demo on %s Redis', (mode) => {
-  let redis: RedisUnderTest;
-  beforeAll(async () => {
-    redis = await startRedisUnderTest(mode);
-  }, 90_000);
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = useRedisUnderTest(mode);
 
   it('publishes every sample, waits for the jobs, prints the summary, exits 0 and leaves no keys', async () => {
     const { code, stdout, stderr } = runCli(['demo'], { ...redis.env });

@@ -11,7 +11,7 @@ import { queueLocation } from '../../adapters/bullmq/layout';
 import { makeJobQueues, type JobPolicy } from '../../adapters/bullmq/queues';
 import { isCluster, type RedisClient } from '../../adapters/redis/connection';
 import { QUEUE_NAMES, type JobSpec } from '../../domain/jobs';
-import { REDIS_MODES, startRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
+import { REDIS_MODES, useRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
 
 const POLICY: JobPolicy = {
   attempts: 3,
@@ -42,13 +42,7 @@ async function keysOf(connection: RedisClient, pattern: string): Promise<string[
 }
 
 describe.each(REDIS_MODES)('on %s Redis', (mode) => {
-  let redis: RedisUnderTest;
-  beforeAll(async () => {
-    redis = await startRedisUnderTest(mode);
-  }, 90_000);
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = useRedisUnderTest(mode);
 
   it('adds one job and several alike, each once however often the batch comes', async () => {
     const connection = producer(redis);

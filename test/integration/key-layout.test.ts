@@ -8,16 +8,10 @@ import { keyBase } from '../../adapters/redis/connection';
 import { makeSentCopies } from '../../adapters/redis/sentCopies';
 import { makeSesSyncState } from '../../adapters/redis/sesSyncState';
 import type { EmailAddress } from '../../domain/address';
-import { REDIS_MODES, startRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
+import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
 
 describe.each(REDIS_MODES)('on %s Redis', (mode) => {
-  let redis: RedisUnderTest;
-  beforeAll(async () => {
-    redis = await startRedisUnderTest(mode);
-  }, 90_000);
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = useRedisUnderTest(mode);
 
   it('forwarded copies: recorded under the prefix’s base, and found under the previous key too', async () => {
     const connection = redis.connect({ maxRetriesPerRequest: null });

@@ -20,7 +20,7 @@ import { startWorker, type RunningWorker } from '../../worker/main';
 import { startPreviousLayoutDrain } from '../../worker/previousLayoutDrain';
 import { eventually } from '../support/await';
 import { syntheticNotification } from '../support/notifications';
-import { REDIS_MODES, startRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
+import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
 
 const decoded = (body: string): DomainEvent => {
   const result = decodeSqsBody(body);
@@ -42,14 +42,8 @@ function logSink() {
 const PENDING: JobType[] = ['waiting', 'delayed', 'active', 'prioritized'];
 
 describe.each(REDIS_MODES)('on %s Redis', (mode) => {
-  let redis: RedisUnderTest;
+  const redis = useRedisUnderTest(mode);
   let runs = 0;
-  beforeAll(async () => {
-    redis = await startRedisUnderTest(mode);
-  }, 90_000);
-  afterAll(async () => {
-    await redis?.stop();
-  });
 
   it('a process-role worker runs the jobs the previous layout holds, with the same processors, then stops; failed ones stay', async () => {
     const prefix = `{upgrade-${++runs}}`;
