@@ -24,7 +24,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Queue } from 'bullmq';
+import { openQueue } from '../adapters/bullmq/layout';
 import { isLeft } from 'fp-ts/Either';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -251,7 +251,7 @@ interface Expected {
  */
 async function expectJobs(redisUrl: string, prefix: string, expected: Expected) {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = (name: QueueName) => new Queue(name, { connection, prefix });
+  const queue = (name: QueueName) => openQueue(name, connection, prefix);
   try {
     for (const [name, count] of expected.perQueue) {
       const q = queue(name);

@@ -28,6 +28,7 @@ import {
   type RedisClusterServer,
 } from '../support/redisCluster';
 import { buildLedger, type Ledger } from './ledger';
+import { workerQueueSlot } from './outcomes';
 import { Publisher, runSchedule, type ScheduledFault } from './publisher';
 import { explainDuplicateForwards, makeSay, runSuite, secondsSinceStart } from './report';
 import { flag, positiveInteger, seedFromEnv } from './settings';
@@ -56,13 +57,13 @@ const REPLICA_DOWN_MS = 3000;
 const SMTP_HOLD = flag('CHAOS_SMTP_HOLD', true);
 /** How long a hold waits for every forward already accepted to have its job completed. */
 const SETTLE_MS = 20_000;
+const PREFIX = '{chaos}';
 /**
- * The reshard moves a master's lowest slots: the prefix is chosen so that the suppression queue's
- * slot is at most this far into its master's slots, and the reshard moves that many and
- * EXTRA_SLOTS more (about 3 % of a master's slots, holding a few suppression buckets).
+ * A reshard moves a master's lowest slots: up to the suppression queue's slot (its own hash tag,
+ * `{suppression}`, about 1,200 slots into its master's range) and this many more. About 8 % of
+ * the slots, and the suppression buckets among them.
  */
-const QUEUE_SLOT_DEPTH = 40;
-const EXTRA_SLOTS = 160;
+const EXTRA_SLOTS = 100;
 const FAILOVER_TIMEOUT_MS = 30_000;
 const SUITE = 'chaos-cluster';
 
@@ -108,14 +109,13 @@ async function main(): Promise<number> {
       `${SHORT ? '; short form' : ''}`,
   );
   const cluster = await startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS });
-  const prefix = await prefixNearLowestSlots(cluster);
   const redis = connectRedis(cluster.target, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined); // it rides through the failovers by itself
   let stage: Stage | undefined;
   try {
     stage = await startStage({
       name: 'chaos-cluster',
-      prefix,
+      prefix: PREFIX,
       workers: WORKERS,
       redis,
       redisEnv: {
@@ -154,8 +154,6 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
   };
   /** The slot of a queue's keys, as the workers name them. */
   const slotOfQueue = (queue: Queue) => calculateSlot(queue.toKey('id'));
-  if (slotOfQueue(stage.queues.get('suppression')!) !== suppressionQueueSlot(stage.prefix))
-    throw new Error('the suppression queue is not where prefixNearLowestSlots expected it');
   const slotsOf = {
     queues: new Set([...stage.queues.values(), stage.sesSync].map(slotOfQueue)),
     buckets: new Set(
@@ -351,23 +349,8 @@ async function chaos(ledger: Ledger, stage: Stage, cluster: RedisClusterServer):
   return conclude(stage, { suite: SUITE, file, figures }, judgement, say, explain);
 }
 
-/** The slot of the suppression queue's keys under `prefix` (BullMQ: `<prefix>:<queue>:<key>`). */
-const suppressionQueueSlot = (prefix: string): number => calculateSlot(`${prefix}:suppression:id`);
-
-/**
- * A BULLMQ_PREFIX that puts the suppression queue among the lowest slots of its master, so that
- * a reshard (which moves a master's lowest slots) can move it without moving thousands of slots.
- */
-async function prefixNearLowestSlots(cluster: RedisClusterServer): Promise<string> {
-  const lowest = await Promise.all(
-    (await cluster.masters()).map(async (master) => (await cluster.slotsOf(master))[0]!),
-  );
-  for (let n = 0; ; n++) {
-    const prefix = `{chaos-${n}}`;
-    const slot = suppressionQueueSlot(prefix);
-    if (lowest.some((first) => slot >= first && slot - first < QUEUE_SLOT_DEPTH)) return prefix;
-  }
-}
+/** The slot of the suppression queue's keys under BULLMQ_PREFIX `prefix`. */
+const suppressionQueueSlot = (prefix: string): number => workerQueueSlot('suppression', prefix);
 
 /** Until a running node other than `killed` is master of `slot`. */
 async function untilServedByAnother(

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
 import type { RedisClient } from '../../adapters/redis/connection';
 import type { EmailAddress } from '../../domain/address';
@@ -27,6 +27,7 @@ import {
   makeSmtpHold,
   readSuppression,
   takeDeadLetters,
+  workerQueue,
   type SmtpHold,
   type Verdict,
 } from './outcomes';
@@ -84,10 +85,8 @@ export async function startStage(options: StageOptions): Promise<Stage> {
     startSesV2Fake(),
   ]);
   const { sqs, sns } = clientsFor(emulator);
-  const queues = new Map(
-    QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: redis, prefix })]),
-  );
-  const sesSync = new Queue(SES_SYNC_QUEUE, { connection: redis, prefix });
+  const queues = new Map(QUEUE_NAMES.map((name) => [name, workerQueue(name, redis, prefix)]));
+  const sesSync = workerQueue(SES_SYNC_QUEUE, redis, prefix);
   let pool: WorkerPool | undefined;
   const stop = async () => {
     if (pool !== undefined) for (const w of pool.current()) w.child.kill('SIGKILL');

@@ -8,11 +8,11 @@
  */
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { Queue } from 'bullmq';
 import calculateSlot from 'cluster-key-slot';
 import { isCluster, type RedisClient } from '../../adapters/redis/connection';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../../domain/address';
+import { openQueue } from '../../adapters/bullmq/layout';
 import { isRight } from 'fp-ts/Either';
 import pino from 'pino';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
@@ -31,7 +31,7 @@ import { eventually } from '../support/await';
 import { fixtureNames, fixtureText } from '../support/fixtures';
 import { distinctEvents, expectedJobIds, syntheticNotifications } from '../support/notifications';
 import { queueWork, sameWork } from '../support/queueWork';
-import { REDIS_MODES, startRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
+import { REDIS_MODES, useRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
 import { sdkClientConfig, startEmulator, type EmulatorServer } from '../support/servers';
 import { clientsFor, drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
 
@@ -112,9 +112,7 @@ const outageEnv = {
 };
 
 const queuesFor = (prefix: string) =>
-  new Map(
-    QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: servers.redis, prefix })]),
-  );
+  new Map(QUEUE_NAMES.map((name) => [name, openQueue(name, servers.redis, prefix)]));
 
 const specsOf = (body: string): EventJobSpec[] => {
   const decoded = decodeSqsBody(body);
@@ -139,7 +137,7 @@ const countedEvents = async (w: RunningWorker): Promise<number> =>
   (await w.metrics.sesEvents.get()).values.reduce((sum, v) => sum + v.value, 0);
 
 async function metricsIdle(prefix: string): Promise<boolean> {
-  const queue = new Queue('metrics', { connection: servers.redis, prefix });
+  const queue = openQueue('metrics', servers.redis, prefix);
   try {
     const counts = await queue.getJobCounts('completed', 'waiting', 'active', 'delayed');
     return counts.completed! > 0 && counts.waiting! + counts.active! + counts.delayed! === 0;
@@ -160,14 +158,14 @@ const samples = [
 ];
 
 describe.each(REDIS_MODES)('on %s Redis', (mode) => {
-  beforeAll(async () => {
-    servers.under = await startRedisUnderTest(mode, { appendOnly: true });
-    servers.redis = servers.under.connect({ maxRetriesPerRequest: 1 });
-  }, 90_000);
-  afterAll(async () => {
-    servers.redis?.disconnect();
-    await servers.under?.stop();
+  const under = useRedisUnderTest(mode, { appendOnly: true });
+  beforeAll(() => {
+    servers.under = under;
+    servers.redis = under.connect({ maxRetriesPerRequest: 1 });
+    // Its errors are the outages the tests cause; a command that fails says so itself.
+    servers.redis.on('error', () => undefined);
   });
+  afterAll(() => servers.redis?.disconnect());
   /** The masters: on a cluster, each serves some of the jobs' keys. */
   const masters = () =>
     isCluster(servers.redis) ? servers.redis.nodes('master') : [servers.redis];
@@ -379,7 +377,7 @@ describe.each(REDIS_MODES)('on %s Redis', (mode) => {
       await cluster.waitForReplication();
 
       // The master of the suppression queue: every batch adds a job there.
-      const suppressionQueue = new Queue('suppression', { connection: servers.redis, prefix });
+      const suppressionQueue = openQueue('suppression', servers.redis, prefix);
       const victim = await cluster.masterOf(calculateSlot(suppressionQueue.toKey('id')));
       await suppressionQueue.close();
       const second = syntheticNotifications(30, 4000);

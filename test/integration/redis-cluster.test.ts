@@ -105,17 +105,23 @@ it('a master SIGKILLed for good: its slots’ commands go to the promoted replic
   }
 }, 60_000);
 
+/** `n` keys named `<name>:{<i>}` that hash to `slot` (one in about 16,384 does). */
+function keysInSlot(slot: number, name: string, n: number): string[] {
+  const found: string[] = [];
+  for (let i = 0; found.length < n; i++) {
+    const key = `${name}:{${i}}`;
+    if (calculateSlot(key) === slot) found.push(key);
+  }
+  return found;
+}
+
 it('pipelined reads right after a reshard are redirected, not failed, though the client’s slot map is stale', async () => {
   const reader = connectRedis(cluster.target, { maxRetriesPerRequest: 1 });
   try {
     const [from, to] = await cluster.masters();
     const moving = (await cluster.slotsOf(from!)).slice(0, 50);
     // A key in each of the 50 slots about to move, and one that stays.
-    const keys = moving.map((slot) =>
-      Array.from({ length: 100_000 }, (_, i) => `moving:{${i}}`).find(
-        (k) => calculateSlot(k) === slot,
-      )!,
-    );
+    const keys = moving.map((slot) => keysInSlot(slot, 'moving', 1)[0]!);
     await Promise.all([...keys, 'staying:{x}'].map((k) => reader.set(k, k)));
     await cluster.reshard(from!, to!, moving.length);
 
@@ -132,12 +138,7 @@ it('a pipeline whose moved keys share one slot is regrouped too (ioredis would r
   try {
     const [from, to] = await cluster.masters();
     const [moving, staying] = await cluster.slotsOf(from!);
-    const inSlot = (slot: number, n: number) =>
-      Array.from({ length: 100_000 }, (_, i) => `one:{${i}}`)
-        .filter((k) => calculateSlot(k) === slot)
-        .slice(0, n)
-        .map((k) => `${k}:${n}`);
-    const keys = [...inSlot(moving!, 2), ...inSlot(staying!, 1)];
+    const keys = [...keysInSlot(moving!, 'one', 2), ...keysInSlot(staying!, 'one', 1)];
     await Promise.all(keys.map((k) => reader.set(k, k)));
     await cluster.reshard(from!, to!, 1);
 

@@ -70,3 +70,23 @@ export async function startRedisUnderTest(
     stop: () => cluster.stop(),
   };
 }
+
+/**
+ * A Redis of `mode` for the enclosing describe block: started before its tests, stopped after.
+ * The object is filled in `beforeAll`; use it inside tests and hooks only.
+ */
+export function useRedisUnderTest(
+  mode: RedisMode,
+  options: { appendOnly?: boolean } = {},
+): RedisUnderTest {
+  const holder = {} as RedisUnderTest;
+  let started: RedisUnderTest | undefined;
+  beforeAll(async () => {
+    started = await startRedisUnderTest(mode, options);
+    Object.assign(holder, started);
+  }, 90_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return holder;
+}
