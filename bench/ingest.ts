@@ -16,60 +16,49 @@
  * drain that lost or doubled anything reports no rate. BENCH_MESSAGES overrides N.
  */
 import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
-import {
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { Queue } from 'bullmq';
-import { isLeft } from 'fp-ts/Either';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { Consumer } from 'sqs-consumer';
 import { createSesTopology, type SesTopology } from '../adapters/emulator/topology';
-import { makeSqsClient } from '../adapters/sqs/client';
-import { decodeSqsBody } from '../domain/decode';
 import type { MetricsJob, QueueName, SuppressionBatchJob } from '../domain/jobs';
-import { eventId, routeEvent } from '../domain/routing';
 import {
   sdkClientConfig,
   startEmulator,
   startRedis,
   type SdkClientConfig,
 } from '../test/support/servers';
-import { loadConfig } from '../worker/config';
-import { startWorker } from '../worker/main';
+import {
+  BATCH_SIZE,
+  deletedByWorker,
+  expectDrained,
+  expectedJobs,
+  jobsFor,
+  preload,
+  sqsClient,
+  startBenchWorker,
+  timeDrain,
+  type Drain,
+  type Expected,
+} from './sqsDrain';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES || 20_000);
 const ROUNDS = 3;
 /** Consumers per process, on both sides (SQS_POLLERS for the worker). */
 const POLLERS = 4;
-const BATCH_SIZE = 10;
 const WAIT_TIME_SECONDS = 1;
-/** SendMessageBatch calls in flight while preloading. */
-const SEND_CONCURRENCY = 8;
-/** How often a drain's deletion counter is read. */
-const WATCH_MS = 5;
-/** A drain whose count stands still this long has lost messages (visibility timeout: 60 s). */
-const STALL_MS = 20_000;
 
-/** A running consumer: how many messages it has deleted so far, and how to stop it. */
-interface Drain {
-  deleted(): Promise<number>;
-  stop(): Promise<void>;
+/** Done once `deleted` reaches the bench's N. */
+function untilAllDeleted(deleted: () => Promise<number>, stop: () => Promise<void>): Drain {
+  return {
+    async poll() {
+      const count = await deleted();
+      return { done: count >= MESSAGES, progress: count, state: `${count} of ${MESSAGES} deleted` };
+    },
+    stop,
+  };
 }
-
-const sqsClient = (sdk: SdkClientConfig): SQSClient =>
-  makeSqsClient({
-    region: sdk.region,
-    endpoint: sdk.endpoint,
-    credentials: sdk.credentials,
-    customEndpoint: true,
-  });
 
 function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
   const sqs = sqsClient(sdk);
@@ -93,17 +82,15 @@ function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
     consumer.start();
     return consumer;
   });
-  return {
-    deleted() {
-      return failure === undefined ? Promise.resolve(deleted) : Promise.reject(failure);
-    },
-    async stop() {
+  return untilAllDeleted(
+    () => (failure === undefined ? Promise.resolve(deleted) : Promise.reject(failure)),
+    async () => {
       const stopped = consumers.map((consumer) => once(consumer, 'stopped'));
       for (const consumer of consumers) consumer.stop({ abort: true });
       await Promise.all(stopped);
       sqs.destroy();
     },
-  };
+  );
 }
 
 async function startIngest(
@@ -112,137 +99,19 @@ async function startIngest(
   redisUrl: string,
   prefix: string,
 ): Promise<Drain> {
-  const config = loadConfig({
-    SQS_QUEUE_URL: topology.queueUrl,
-    SQS_DLQ_URL: topology.dlqUrl,
-    AWS_REGION: sdk.region,
-    REDIS_URL: redisUrl,
-    BULLMQ_PREFIX: prefix,
-    ROLE: 'ingest',
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'silent',
-    SNS_VERIFY_SIGNATURES: 'false',
-    SQS_POLLERS: String(POLLERS),
-    SQS_BATCH_SIZE: String(BATCH_SIZE),
-    SQS_WAIT_TIME_SECONDS: String(WAIT_TIME_SECONDS),
+  const worker = await startBenchWorker({
+    sdk,
+    topology,
+    env: { REDIS_URL: redisUrl },
+    prefix,
+    role: 'ingest',
+    pollers: POLLERS,
+    waitTimeSeconds: WAIT_TIME_SECONDS,
   });
-  const worker = await startWorker({
-    config,
-    log: pino({ level: 'silent' }),
-    sqsEndpoint: { endpoint: sdk.endpoint, credentials: sdk.credentials },
-  });
-  const { messagesDeleted, messagesRetried, decodeFailures } = worker.metrics;
-  const total = async (counter: typeof messagesDeleted) =>
-    (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
-  return {
-    async deleted() {
-      const problems = (await total(messagesRetried)) + (await total(decodeFailures));
-      if (problems > 0) throw new Error(`ingest left or refused ${problems} messages`);
-      return await total(messagesDeleted);
-    },
-    stop: () => worker.stop(),
-  };
-}
-
-/** Seconds from starting the consumers to the N-th deletion. */
-async function timeDrain(what: string, start: () => Promise<Drain> | Drain): Promise<number> {
-  const startedAt = performance.now();
-  const drain = await start();
-  try {
-    let seen = 0;
-    let seenAt = startedAt;
-    for (;;) {
-      const deleted = await drain.deleted();
-      const now = performance.now();
-      if (deleted >= MESSAGES) return (now - startedAt) / 1000;
-      if (deleted !== seen) [seen, seenAt] = [deleted, now];
-      if (now - seenAt > STALL_MS) {
-        throw new Error(`${what}: ${deleted} of ${MESSAGES} deleted, none for ${STALL_MS} ms`);
-      }
-      await delay(WATCH_MS);
-    }
-  } finally {
-    await drain.stop();
-  }
-}
-
-async function preload(sqs: SQSClient, queueUrl: string, bodies: readonly string[]) {
-  let next = 0;
-  const sender = async () => {
-    while (next < bodies.length) {
-      const batch = bodies.slice(next, (next += BATCH_SIZE));
-      const { Failed } = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
-        }),
-      );
-      if (Failed?.length) throw new Error(`preload: ${Failed.length} sends failed`);
-    }
-  };
-  await Promise.all(Array.from({ length: SEND_CONCURRENCY }, sender));
-  const held = await messagesIn(sqs, queueUrl);
-  if (held !== bodies.length) throw new Error(`preload: ${held} of ${bodies.length} in queue`);
-}
-
-/** Visible, in flight and delayed. */
-async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
+  return untilAllDeleted(
+    () => deletedByWorker(worker),
+    () => worker.stop(),
   );
-  return Object.values(Attributes).reduce((sum, n) => sum + Number(n), 0);
-}
-
-async function expectDrained(what: string, sqs: SQSClient, topology: SesTopology) {
-  const left = await messagesIn(sqs, topology.queueUrl);
-  const deadLettered = await messagesIn(sqs, topology.dlqUrl);
-  if (left + deadLettered > 0) {
-    throw new Error(`${what}: ${left} messages left on the queue, ${deadLettered} in the DLQ`);
-  }
-}
-
-/**
- * Per-event jobs per BullMQ queue that the bodies call for (suppression, inbound), and the event
- * ids the batch metrics jobs must name; fails if two bodies share an id.
- */
-function expectedJobs(bodies: readonly string[]): Expected {
-  const ids = new Map<QueueName, Set<string>>([
-    ['suppression', new Set()],
-    ['inbound', new Set()],
-  ]);
-  let jobs = 0;
-  const events = new Set<string>();
-  for (const body of bodies) {
-    const decoded = decodeSqsBody(body);
-    if (isLeft(decoded)) throw new Error(`bench body did not decode: ${decoded.left.message}`);
-    events.add(eventId(decoded.right));
-    for (const job of routeEvent(decoded.right)) {
-      ids.get(job.queue)!.add(job.id);
-      jobs++;
-    }
-  }
-  const distinct = [...ids.values()].reduce((sum, set) => sum + set.size, 0);
-  if (distinct !== jobs) throw new Error(`bench bodies repeat job ids: ${distinct} of ${jobs}`);
-  if (events.size !== bodies.length) throw new Error('bench bodies repeat events');
-  const suppression = ids.get('suppression')!;
-  ids.delete('suppression');
-  const perQueue = new Map([...ids].map(([name, set]) => [name, set.size]));
-  return { perQueue, suppression, events: events.size };
-}
-
-interface Expected {
-  /** Per-event jobs (inbound). */
-  readonly perQueue: ReadonlyMap<QueueName, number>;
-  /** The notifications the suppression batch jobs must carry, once each. */
-  readonly suppression: ReadonlySet<string>;
-  readonly events: number;
 }
 
 /**
@@ -300,9 +169,8 @@ async function main(): Promise<void> {
   }
   const bodies = snsWrappedSesBodies(MESSAGES);
   const expected = expectedJobs(bodies);
-  const perEventJobs = [...expected.perQueue.values()].reduce((sum, n) => sum + n, 0);
   // Suppression and metrics jobs: one each per batch, at least MESSAGES / BATCH_SIZE.
-  const jobs = perEventJobs + 2 * Math.ceil(MESSAGES / BATCH_SIZE);
+  const jobs = jobsFor(expected, MESSAGES);
   const meanBodyBytes = meanBytes(bodies);
   console.log(
     `${MESSAGES} SQS bodies, ${meanBodyBytes} bytes on average, ${jobs} jobs ` +

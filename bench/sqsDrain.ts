@@ -1,0 +1,215 @@
+/**
+ * Shared by the benches that drain an SQS queue of SES notifications: preloading a queue,
+ * starting the worker on it, timing a drain until it is done, and checking afterwards that the
+ * queue is empty and the jobs are the ones routing calls for.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { isLeft } from 'fp-ts/Either';
+import { pino, type Logger } from 'pino';
+import type { SesTopology } from '../adapters/emulator/topology';
+import { makeSqsClient } from '../adapters/sqs/client';
+import { decodeSqsBody } from '../domain/decode';
+import type { QueueName } from '../domain/jobs';
+import { eventId, routeEvent } from '../domain/routing';
+import type { SdkClientConfig } from '../test/support/servers';
+import { loadConfig } from '../worker/config';
+import { startWorker, type RunningWorker } from '../worker/main';
+
+/** Messages per receive and per preload send, as the worker's SQS_BATCH_SIZE. */
+export const BATCH_SIZE = 10;
+/** SendMessageBatch calls in flight while preloading. */
+const SEND_CONCURRENCY = 8;
+/** How often a drain is asked how far it has got. */
+const WATCH_MS = 5;
+/** A drain that makes no progress this long has lost work (visibility timeout: 60 s). */
+const STALL_MS = 20_000;
+
+export const sqsClient = (sdk: SdkClientConfig): SQSClient =>
+  makeSqsClient({
+    region: sdk.region,
+    endpoint: sdk.endpoint,
+    credentials: sdk.credentials,
+    customEndpoint: true,
+  });
+
+/** A running consumer of the queue: how far it has got, and how to stop it. */
+export interface Drain {
+  /** `progress` is any count that grows while work gets done; `done` once all of it is. */
+  poll(): Promise<{ done: boolean; progress: number; state: string }>;
+  stop(): Promise<void>;
+}
+
+/** Seconds from starting the consumer to its being done; it is stopped either way. */
+export async function timeDrain(
+  what: string,
+  start: () => Promise<Drain> | Drain,
+): Promise<number> {
+  const startedAt = performance.now();
+  const drain = await start();
+  try {
+    let seen = -1;
+    let seenAt = startedAt;
+    for (;;) {
+      const { done, progress, state } = await drain.poll();
+      const now = performance.now();
+      if (done) return (now - startedAt) / 1000;
+      if (progress !== seen) [seen, seenAt] = [progress, now];
+      if (now - seenAt > STALL_MS)
+        throw new Error(`${what}: ${state}, no progress for ${STALL_MS} ms`);
+      await delay(WATCH_MS);
+    }
+  } finally {
+    await drain.stop();
+  }
+}
+
+/** Sends `bodies` in batches of 10, several calls at a time, and checks the queue holds them. */
+export async function preload(sqs: SQSClient, queueUrl: string, bodies: readonly string[]) {
+  let next = 0;
+  const sender = async () => {
+    while (next < bodies.length) {
+      const batch = bodies.slice(next, (next += BATCH_SIZE));
+      const { Failed } = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
+        }),
+      );
+      if (Failed?.length) throw new Error(`preload: ${Failed.length} sends failed`);
+    }
+  };
+  await Promise.all(Array.from({ length: SEND_CONCURRENCY }, sender));
+  const held = await messagesIn(sqs, queueUrl);
+  if (held !== bodies.length) throw new Error(`preload: ${held} of ${bodies.length} in queue`);
+}
+
+/** Visible, in flight and delayed. */
+async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  return Object.values(Attributes).reduce((sum, n) => sum + Number(n), 0);
+}
+
+export async function expectDrained(what: string, sqs: SQSClient, topology: SesTopology) {
+  const left = await messagesIn(sqs, topology.queueUrl);
+  const deadLettered = await messagesIn(sqs, topology.dlqUrl);
+  if (left + deadLettered > 0) {
+    throw new Error(`${what}: ${left} messages left on the queue, ${deadLettered} in the DLQ`);
+  }
+}
+
+export interface Expected {
+  /** Per-event jobs (inbound). */
+  readonly perQueue: ReadonlyMap<QueueName, number>;
+  /** The notifications the suppression batch jobs must carry, once each. */
+  readonly suppression: ReadonlySet<string>;
+  readonly events: number;
+}
+
+/**
+ * Per-event jobs per BullMQ queue that the bodies call for (suppression, inbound), and the event
+ * ids the batch metrics jobs must name; fails if two bodies share an id.
+ */
+export function expectedJobs(bodies: readonly string[]): Expected {
+  const ids = new Map<QueueName, Set<string>>([
+    ['suppression', new Set()],
+    ['inbound', new Set()],
+  ]);
+  let jobs = 0;
+  const events = new Set<string>();
+  for (const body of bodies) {
+    const decoded = decodeSqsBody(body);
+    if (isLeft(decoded)) throw new Error(`bench body did not decode: ${decoded.left.message}`);
+    events.add(eventId(decoded.right));
+    for (const job of routeEvent(decoded.right)) {
+      ids.get(job.queue)!.add(job.id);
+      jobs++;
+    }
+  }
+  const distinct = [...ids.values()].reduce((sum, set) => sum + set.size, 0);
+  if (distinct !== jobs) throw new Error(`bench bodies repeat job ids: ${distinct} of ${jobs}`);
+  if (events.size !== bodies.length) throw new Error('bench bodies repeat events');
+  const suppression = ids.get('suppression')!;
+  ids.delete('suppression');
+  const perQueue = new Map([...ids].map(([name, set]) => [name, set.size]));
+  return { perQueue, suppression, events: events.size };
+}
+
+/** Jobs the bodies make: per-event jobs, then a suppression and a metrics job per full batch. */
+export function jobsFor(expected: Expected, messages: number): number {
+  const perEventJobs = [...expected.perQueue.values()].reduce((sum, n) => sum + n, 0);
+  return perEventJobs + 2 * Math.ceil(messages / BATCH_SIZE);
+}
+
+export interface WorkerDrainOptions {
+  readonly sdk: SdkClientConfig;
+  readonly topology: SesTopology;
+  /** REDIS_URL or REDIS_CLUSTER_NODES, and any other variable the bench sets. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly prefix: string;
+  readonly role: 'ingest' | 'all';
+  readonly pollers: number;
+  readonly waitTimeSeconds: number;
+  /** Warnings and errors go here (silent when absent). */
+  readonly log?: Logger;
+}
+
+/**
+ * The worker itself (startWorker, in this process), on the bench's queue: decode, route, add to
+ * BullMQ, delete; with ROLE=all it processes the jobs too.
+ */
+export async function startBenchWorker(options: WorkerDrainOptions): Promise<RunningWorker> {
+  const config = loadConfig({
+    SQS_QUEUE_URL: options.topology.queueUrl,
+    SQS_DLQ_URL: options.topology.dlqUrl,
+    AWS_REGION: options.sdk.region,
+    BULLMQ_PREFIX: options.prefix,
+    ROLE: options.role,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+    SNS_VERIFY_SIGNATURES: 'false',
+    SQS_POLLERS: String(options.pollers),
+    SQS_BATCH_SIZE: String(BATCH_SIZE),
+    SQS_WAIT_TIME_SECONDS: String(options.waitTimeSeconds),
+    ...options.env,
+  });
+  return await startWorker({
+    config,
+    log: options.log ?? pino({ level: 'silent' }),
+    sqsEndpoint: { endpoint: options.sdk.endpoint, credentials: options.sdk.credentials },
+  });
+}
+
+type WorkerCounter = RunningWorker['metrics']['messagesDeleted'];
+
+/** A counter's value summed over its labels (those `match` accepts, or all). */
+export async function counterTotal(
+  counter: WorkerCounter,
+  match: (labels: Record<string, string | number | undefined>) => boolean = () => true,
+): Promise<number> {
+  return (await counter.get()).values
+    .filter((v) => match(v.labels))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Messages the worker has deleted; fails once it has left or refused any. */
+export async function deletedByWorker(worker: RunningWorker): Promise<number> {
+  const { messagesDeleted, messagesRetried, decodeFailures } = worker.metrics;
+  const problems = (await counterTotal(messagesRetried)) + (await counterTotal(decodeFailures));
+  if (problems > 0) throw new Error(`ingest left or refused ${problems} messages`);
+  return await counterTotal(messagesDeleted);
+}
