@@ -17,11 +17,9 @@
  */
 import { once } from 'node:events';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Consumer } from 'sqs-consumer';
 import { createSesTopology, type SesTopology } from '../adapters/emulator/topology';
-import type { MetricsJob, QueueName, SuppressionBatchJob } from '../domain/jobs';
 import {
   sdkClientConfig,
   startEmulator,
@@ -33,13 +31,14 @@ import {
   deletedByWorker,
   expectDrained,
   expectedJobs,
+  expectJobs,
   jobsFor,
   preload,
   sqsClient,
   startBenchWorker,
   timeDrain,
+  untilAllDeleted,
   type Drain,
-  type Expected,
 } from './sqsDrain';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
@@ -48,17 +47,6 @@ const ROUNDS = 3;
 /** Consumers per process, on both sides (SQS_POLLERS for the worker). */
 const POLLERS = 4;
 const WAIT_TIME_SECONDS = 1;
-
-/** Done once `deleted` reaches the bench's N. */
-function untilAllDeleted(deleted: () => Promise<number>, stop: () => Promise<void>): Drain {
-  return {
-    async poll() {
-      const count = await deleted();
-      return { done: count >= MESSAGES, progress: count, state: `${count} of ${MESSAGES} deleted` };
-    },
-    stop,
-  };
-}
 
 function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
   const sqs = sqsClient(sdk);
@@ -83,6 +71,7 @@ function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
     return consumer;
   });
   return untilAllDeleted(
+    MESSAGES,
     () => (failure === undefined ? Promise.resolve(deleted) : Promise.reject(failure)),
     async () => {
       const stopped = consumers.map((consumer) => once(consumer, 'stopped'));
@@ -109,56 +98,10 @@ async function startIngest(
     waitTimeSeconds: WAIT_TIME_SECONDS,
   });
   return untilAllDeleted(
+    MESSAGES,
     () => deletedByWorker(worker),
     () => worker.stop(),
   );
-}
-
-/**
- * Every job the ingest was to add is waiting (ROLE=ingest processes none), and no other; the
- * metrics jobs (one per batch) name every event exactly once.
- */
-async function expectJobs(redisUrl: string, prefix: string, expected: Expected) {
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = (name: QueueName) => new Queue(name, { connection, prefix });
-  try {
-    for (const [name, count] of expected.perQueue) {
-      const q = queue(name);
-      const counts = await q.getJobCounts();
-      await q.close();
-      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
-      if (counts.waiting !== count || total !== count) {
-        throw new Error(`ingest: ${name} holds ${JSON.stringify(counts)}, expected ${count}`);
-      }
-    }
-    const suppression = queue('suppression');
-    const suppressionBatches = await suppression.getWaiting(0, -1);
-    await suppression.close();
-    const carried = suppressionBatches.flatMap((job) =>
-      (job.data as SuppressionBatchJob).notifications.map((n) => n.eventKey),
-    );
-    if (
-      carried.length !== expected.suppression.size ||
-      !carried.every((key) => expected.suppression.has(key))
-    ) {
-      throw new Error(
-        `ingest: suppression jobs carry ${carried.length} notifications, expected ${expected.suppression.size} once each`,
-      );
-    }
-    const metrics = queue('metrics');
-    const batches = await metrics.getWaiting(0, -1);
-    await metrics.close();
-    const named = batches.flatMap((job) => (job.data as MetricsJob).events.map((e) => e.id));
-    if (named.length !== expected.events || new Set(named).size !== expected.events) {
-      throw new Error(
-        `ingest: metrics jobs name ${named.length} events, expected ${expected.events} once each`,
-      );
-    }
-    // Every round starts from an empty Redis.
-    await connection.flushall();
-  } finally {
-    connection.disconnect();
-  }
 }
 
 const perSec = (seconds: number) => MESSAGES / seconds;
@@ -205,7 +148,14 @@ async function main(): Promise<void> {
         startIngest(sdk, ingestQueue, redis.url, prefix),
       );
       await expectDrained(`ingest round ${round}`, sqs, ingestQueue);
-      await expectJobs(redis.url, prefix, expected);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      try {
+        await expectJobs(connection, prefix, expected, 'waiting');
+        // Every round starts from an empty Redis.
+        await connection.flushall();
+      } finally {
+        connection.disconnect();
+      }
 
       noopRates.push(perSec(noop));
       ingestRates.push(perSec(ingest));

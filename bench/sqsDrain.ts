@@ -15,7 +15,9 @@ import { pino, type Logger } from 'pino';
 import type { SesTopology } from '../adapters/emulator/topology';
 import { makeSqsClient } from '../adapters/sqs/client';
 import { decodeSqsBody } from '../domain/decode';
-import type { QueueName } from '../domain/jobs';
+import { makeJobQueues } from '../adapters/bullmq/queues';
+import type { RedisClient } from '../adapters/redis/connection';
+import type { MetricsJob, QueueName, SuppressionBatchJob } from '../domain/jobs';
 import { eventId, routeEvent } from '../domain/routing';
 import type { SdkClientConfig } from '../test/support/servers';
 import { loadConfig } from '../worker/config';
@@ -43,6 +45,21 @@ export interface Drain {
   /** `progress` is any count that grows while work gets done; `done` once all of it is. */
   poll(): Promise<{ done: boolean; progress: number; state: string }>;
   stop(): Promise<void>;
+}
+
+/** A drain done once `deleted` reaches `messages`. */
+export function untilAllDeleted(
+  messages: number,
+  deleted: () => Promise<number>,
+  stop: () => Promise<void>,
+): Drain {
+  return {
+    async poll() {
+      const count = await deleted();
+      return { done: count >= messages, progress: count, state: `${count} of ${messages} deleted` };
+    },
+    stop,
+  };
 }
 
 /** Seconds from starting the consumer to its being done; it is stopped either way. */
@@ -147,6 +164,61 @@ export function expectedJobs(bodies: readonly string[]): Expected {
   ids.delete('suppression');
   const perQueue = new Map([...ids].map(([name, set]) => [name, set.size]));
   return { perQueue, suppression, events: events.size };
+}
+
+/**
+ * Every job the bodies call for is in `state` (waiting after ROLE=ingest, completed once
+ * processed), and no other job is anywhere; the suppression jobs carry every notification and
+ * the metrics jobs (one per batch) name every event, exactly once each.
+ */
+export async function expectJobs(
+  redis: RedisClient,
+  prefix: string,
+  expected: Expected,
+  state: 'waiting' | 'completed',
+): Promise<void> {
+  // The worker's own queues, so that the check follows their key layout.
+  const jobQueues = makeJobQueues(redis, prefix, {
+    attempts: 1,
+    backoffMs: 1000,
+    keepCompletedSeconds: 3600,
+    keepFailedSeconds: 3600,
+  });
+  try {
+    const jobsIn = async (name: QueueName) => {
+      const queue = jobQueues.queues.get(name)!;
+      const counts = await queue.getJobCounts();
+      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+      if (counts[state] !== total)
+        throw new Error(`${name} holds ${JSON.stringify(counts)}, expected all ${state}`);
+      return await queue.getJobs([state], 0, -1);
+    };
+    for (const [name, count] of expected.perQueue) {
+      const held = (await jobsIn(name)).length;
+      if (held !== count) throw new Error(`${name} holds ${held} jobs, expected ${count}`);
+    }
+    const carried = (await jobsIn('suppression')).flatMap((job) =>
+      (job.data as SuppressionBatchJob).notifications.map((n) => n.eventKey),
+    );
+    if (
+      carried.length !== expected.suppression.size ||
+      !carried.every((key) => expected.suppression.has(key))
+    ) {
+      throw new Error(
+        `suppression jobs carry ${carried.length} notifications, expected ${expected.suppression.size} once each`,
+      );
+    }
+    const named = (await jobsIn('metrics')).flatMap((job) =>
+      (job.data as MetricsJob).events.map((e) => e.id),
+    );
+    if (named.length !== expected.events || new Set(named).size !== expected.events) {
+      throw new Error(
+        `metrics jobs name ${named.length} events, expected ${expected.events} once each`,
+      );
+    }
+  } finally {
+    await jobQueues.close();
+  }
 }
 
 /** Jobs the bodies make: per-event jobs, then a suppression and a metrics job per full batch. */
