@@ -4,7 +4,7 @@
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Worker } from 'bullmq';
-import { connectRedis, type RedisClient } from '../adapters/redis/connection';
+import { byNode, connectRedis, keyBase, type RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
 import { startQueueWorker } from '../adapters/bullmq/workers';
@@ -106,6 +106,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ['worker', workerRedis],
   ] as const) {
     redis.on('error', (error: Error) => redisErrors.error(name, error));
+    // A cluster reports a node's failure (a failover in progress) as 'node error'.
+    redis.on('node error', (error: Error) => redisErrors.error(name, error));
     redis.on('ready', () => redisErrors.ready(name));
   }
 
@@ -485,18 +487,25 @@ function makeReadiness(deps: {
     return result;
   };
   // A write, not a PING: Redis at maxmemory (noeviction) or a read-only replica answers PING
-  // while refusing every job. One small key with a TTL, so probes never accumulate.
-  const probeKey = `${deps.config.bullmqPrefix}:readyz-probe`;
-  const checkRedis = (): Promise<string> =>
-    deps.producerRedis.status !== 'ready'
-      ? Promise.resolve(`unreachable: connection ${deps.producerRedis.status}`)
-      : withTimeout(deps.producerRedis.set(probeKey, '1', 'PX', 10_000), 1000).then(
-          () => 'ok',
-          (error: Error) =>
-            /^(OOM|READONLY|MISCONF)/.test(error.message)
-              ? `refusing writes: ${loggableError(error).message}`
-              : `unreachable: ${loggableError(error).message}`,
-        );
+  // while refusing every job. Small keys with a TTL, so probes never accumulate; on a cluster
+  // one per master (any shard refusing writes stalls the jobs whose keys it serves).
+  const checkRedis = async (): Promise<string> => {
+    if (deps.producerRedis.status !== 'ready')
+      return `unreachable: connection ${deps.producerRedis.status}`;
+    const probes = readinessProbeKeys(deps.producerRedis, keyBase(deps.config.bullmqPrefix));
+    try {
+      await withTimeout(
+        Promise.all(probes.map((key) => deps.producerRedis.set(key, '1', 'PX', 10_000))),
+        1000,
+      );
+      return 'ok';
+    } catch (error) {
+      const message = loggableError(error).message;
+      return /^(OOM|READONLY|MISCONF)/.test((error as Error).message)
+        ? `refusing writes: ${message}`
+        : `unreachable: ${message}`;
+    }
+  };
   return async () => {
     const [redis, sqs] = await Promise.all([checkRedis(), checkSqs()]);
     const checks = { redis, sqs, shutdown: deps.isStopping() ? 'in progress' : 'no' };
@@ -536,4 +545,10 @@ async function quit(redis: RedisClient): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+/** One key per node that serves slots (the hash tags `{0}`…`{255}` cover every master). */
+function readinessProbeKeys(redis: RedisClient, base: string): string[] {
+  const candidates = Array.from({ length: 256 }, (_, tag) => `${base}:readyz-probe:{${tag}}`);
+  return byNode(redis, candidates, (key) => key).map((group) => group[0]!);
 }

@@ -37,7 +37,9 @@ export function redisConnectionErrors(log: Logger): RedisConnectionErrors {
         {
           connection,
           err,
-          ...(auth ? { hint: 'Redis refused the user or password in REDIS_URL' } : {}),
+          ...(auth
+            ? { hint: 'Redis refused the user or password in REDIS_URL or REDIS_CLUSTER_NODES' }
+            : {}),
         },
         'redis connection error (retrying; logged once until Redis is back)',
       );

@@ -188,3 +188,27 @@ export async function waitForReplicas(
  * everything; now each key family brings its own tag (a queue, a bucket), after this base.
  */
 export const keyBase = (prefix: string): string => prefix.replace(/[{}]/g, '');
+
+/**
+ * Every key matching `pattern` on every master (SCAN sees one node's keys only), deleted one key
+ * per command: a multi-key DEL across slots is refused on a cluster. For cleaning up (the demo,
+ * tests); returns how many were deleted.
+ */
+export async function deleteMatching(redis: RedisClient, pattern: string): Promise<number> {
+  const nodes: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis];
+  let deleted = 0;
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      if (keys.length > 0) {
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.del(key);
+        await pipeline.exec();
+        deleted += keys.length;
+      }
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return deleted;
+}

@@ -62,6 +62,29 @@ describe('ses-worker run', () => {
     );
   });
 
+  it('with both REDIS_URL and REDIS_CLUSTER_NODES stops with one line: which was meant is unknown', () => {
+    const { code, stdout, stderr } = runCli(['run', '--embedded'], {
+      REDIS_URL: redisServer.url,
+      REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001',
+    });
+    expect(code).toBe(78);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      'ses-worker: configuration: REDIS_CLUSTER_NODES: expected REDIS_URL unset when a cluster is configured, got both\n',
+    );
+  });
+
+  it('--embedded with no cluster node answering says so in one line, without the password', async () => {
+    const port = await closedPort();
+    const { code, stderr } = runCli(['run', '--embedded'], {
+      REDIS_CLUSTER_NODES: `redis://worker:hunter2@127.0.0.1:${port}`,
+    });
+    expect(code).toBe(69);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(`Redis is not reachable at the cluster at redis://127.0.0.1:${port}`);
+    expect(stderr).not.toContain('hunter2');
+  });
+
   it('--embedded with Redis unreachable says so in one line, with how to start one', async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`;
     const { code, stderr } = runCli(['run', '--embedded'], { REDIS_URL: url });

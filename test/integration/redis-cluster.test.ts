@@ -3,6 +3,7 @@ import { Cluster } from 'ioredis';
 import {
   byNode,
   connectRedis,
+  deleteMatching,
   waitForReplicas,
   type RedisClient,
 } from '../../adapters/redis/connection';
@@ -53,4 +54,12 @@ it('waits for a replica of each written master, and fails when fewer confirm tha
   await expect(waitForReplicas(redis, keys, { replicas: 2, timeoutMs: 200 })).rejects.toThrow(
     /1 of 2 replicas confirmed/,
   );
+});
+
+it('deletes matching keys on every master, leaving the others', async () => {
+  const keys = Array.from({ length: 40 }, (_, i) => `gone:{${i}}`);
+  await Promise.all([...keys, 'kept:{1}'].map((k) => redis.set(k, '1')));
+  expect(await deleteMatching(redis, 'gone:*')).toBe(40);
+  expect(await Promise.all(keys.map((k) => redis.exists(k)))).toEqual(keys.map(() => 0));
+  expect(await redis.get('kept:{1}')).toBe('1');
 });

@@ -7,7 +7,12 @@
  * It runs under its own BullMQ prefix and deletes its keys afterwards, so it neither sees nor
  * leaves data in the Redis it borrows.
  */
-import { connectRedis, type RedisClient } from '../../adapters/redis/connection';
+import {
+  connectRedis,
+  deleteMatching,
+  keyBase,
+  type RedisClient,
+} from '../../adapters/redis/connection';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -218,11 +223,8 @@ async function peekDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<string[]
   return lines;
 }
 
+/** The demo's keys: under its prefix's base (the current layout) and the prefix itself (older). */
 async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteMatching(redis, `${keyBase(prefix)}:*`);
+  if (keyBase(prefix) !== prefix) await deleteMatching(redis, `${prefix}:*`);
 }

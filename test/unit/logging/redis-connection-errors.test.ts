@@ -32,7 +32,7 @@ describe('redisConnectionErrors', () => {
       level: 'error',
       connection: 'producer',
       err: { message: 'WRONGPASS invalid username-password pair or user is disabled.' },
-      hint: 'Redis refused the user or password in REDIS_URL',
+      hint: 'Redis refused the user or password in REDIS_URL or REDIS_CLUSTER_NODES',
     });
     errors.error('worker', refused());
     expect(lines).toHaveLength(2);
