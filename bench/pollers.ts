@@ -11,27 +11,37 @@
  * the N-th deletion. Rounds take every pollers count in turn so noise hits all; `ratio` is the
  * rate at the worker's default SQS_POLLERS over the rate at 4 (the median of per-round ratios).
  * Every drain must leave the queue and DLQ empty and exactly the jobs routing calls for.
+ *
+ * Then the same worker setup on an empty queue: once every poller waits in a long poll, 10
+ * messages are sent and timed to their deletion, three times. More pollers than the SQS
+ * client's sockets (the SDK's default is 50) would queue a batch's delete behind the waiting
+ * long polls; this shows it.
  * BENCH_MESSAGES overrides N, BENCH_POLLERS the counts (comma-separated), BENCH_SQS_DELAY_MS the
  * delay.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { Redis } from 'ioredis';
-import { createSesTopology } from '../adapters/emulator/topology';
+import { createSesTopology, type SesTopology } from '../adapters/emulator/topology';
 import { startRedis } from '../test/support/servers';
 import { loadConfig } from '../worker/config';
 import {
+  BATCH_SIZE,
   deletedByWorker,
   expectDrained,
   expectedJobs,
   expectJobs,
   preload,
+  sendBatch,
   sqsClient,
   startBenchWorker,
   timeDrain,
   untilAllDeleted,
+  type Expected,
 } from './sqsDrain';
-import { startSqsEmulator } from './sqsEmulator';
+import { startSqsEmulator, type SqsEmulator } from './sqsEmulator';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES || 20_000);
@@ -41,6 +51,12 @@ const ROUNDS = 3;
 /** The worker's default: a drain ends on a long poll as it would in production. */
 const WAIT_TIME_SECONDS = 20;
 const BASELINE_POLLERS = 4;
+/** Idle probes per pollers count and round, each after this long with an empty queue. */
+const IDLE_PROBES = 3;
+const IDLE_MS = 2_000;
+/** Longer than a long poll (20 s): a delete queued behind the long polls shows, then fails. */
+const IDLE_GIVE_UP_MS = 45_000;
+const WATCH_MS = 5;
 
 interface DrainFigures {
   readonly perSec: number;
@@ -48,6 +64,110 @@ interface DrainFigures {
   readonly cpuShare: number;
   /** SQS calls per 1,000 messages, by action. */
   readonly callsPer1000: Readonly<Record<string, number>>;
+  /** From sending 10 messages to an idle worker to their deletion, per probe. */
+  readonly idleLatencyMs: readonly number[];
+  /** The most connections the worker had open to SQS while draining. */
+  readonly maxConnections: number;
+  /** The most SQS calls in flight at once while idle: the long polls that reach SQS. */
+  readonly idleMaxInFlight: number;
+}
+
+interface Bench {
+  readonly redisUrl: string;
+  readonly emulator: SqsEmulator;
+  /** Past the proxy: queues are made and preloaded at full speed. */
+  readonly setup: { readonly sqs: SQSClient; readonly sns: SNSClient };
+  readonly bodies: readonly string[];
+  readonly expected: Expected;
+}
+
+/**
+ * One drain of N messages at `pollers`, then the idle probes on the same worker setup: a queue
+ * that stays empty until every poller waits in a long poll, then 10 messages, timed to their
+ * deletion (a few times).
+ */
+async function drainAt(pollers: number, name: string, what: string, bench: Bench) {
+  const { emulator, setup, bodies, expected } = bench;
+  const topology = await createSesTopology(setup.sqs, setup.sns, { name: `bench-pollers-${name}` });
+  await preload(setup.sqs, topology.queueUrl, bodies);
+  const prefix = `{bench-pollers-${name}}`;
+  const worker = (queue: SesTopology, keyPrefix: string) =>
+    startBenchWorker({
+      sdk: emulator.sdk,
+      topology: queue,
+      env: { REDIS_URL: bench.redisUrl },
+      prefix: keyPrefix,
+      role: 'ingest',
+      pollers,
+      waitTimeSeconds: WAIT_TIME_SECONDS,
+    });
+  await emulator.usage(true);
+  const cpuFrom = process.cpuUsage();
+  const wallFrom = performance.now();
+  const seconds = await timeDrain(what, async () => {
+    const running = await worker(topology, prefix);
+    return untilAllDeleted(
+      MESSAGES,
+      () => deletedByWorker(running),
+      () => running.stop(),
+    );
+  });
+  // Up to the worker's stop, which waits out the long polls it aborts.
+  const cpu = process.cpuUsage(cpuFrom);
+  const wall = (performance.now() - wallFrom) / 1000;
+  const { calls, maxConnections } = await emulator.usage(true);
+  await expectDrained(what, setup.sqs, topology);
+  await expectJobsThenFlush(bench.redisUrl, prefix, expected);
+
+  const idleQueue = await createSesTopology(setup.sqs, setup.sns, { name: `bench-idle-${name}` });
+  const idlePrefix = `{bench-idle-${name}}`;
+  const probeBodies = snsWrappedSesBodies(MESSAGES + IDLE_PROBES * BATCH_SIZE).slice(MESSAGES);
+  const running = await worker(idleQueue, idlePrefix);
+  const idleLatencyMs: number[] = [];
+  try {
+    for (let probe = 0; probe < IDLE_PROBES; probe++) {
+      await delay(IDLE_MS);
+      const sent = performance.now();
+      await sendBatch(
+        setup.sqs,
+        idleQueue.queueUrl,
+        probeBodies.slice(probe * BATCH_SIZE, (probe + 1) * BATCH_SIZE),
+      );
+      while ((await deletedByWorker(running)) < (probe + 1) * BATCH_SIZE) {
+        if (performance.now() - sent > IDLE_GIVE_UP_MS)
+          throw new Error(
+            `${what}: 10 messages sent to an idle worker not deleted within ${IDLE_GIVE_UP_MS} ms`,
+          );
+        await delay(WATCH_MS);
+      }
+      idleLatencyMs.push(performance.now() - sent);
+    }
+  } finally {
+    await running.stop();
+  }
+  const idle = await emulator.usage(true);
+  await expectDrained(`${what}, idle probes`, setup.sqs, idleQueue);
+  await expectJobsThenFlush(bench.redisUrl, idlePrefix, expectedJobs(probeBodies));
+  return {
+    perSec: MESSAGES / seconds,
+    cpuShare: (cpu.user + cpu.system) / 1e6 / wall,
+    callsPer1000: Object.fromEntries(
+      Object.entries(calls).map(([action, n]) => [action, round1((n * 1000) / MESSAGES)]),
+    ),
+    idleLatencyMs,
+    maxConnections,
+    idleMaxInFlight: idle.maxInFlight,
+  };
+}
+
+async function expectJobsThenFlush(redisUrl: string, prefix: string, expected: Expected) {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  try {
+    await expectJobs(connection, prefix, expected, 'waiting');
+    await connection.flushall();
+  } finally {
+    connection.disconnect();
+  }
 }
 
 async function main(): Promise<void> {
@@ -65,66 +185,26 @@ async function main(): Promise<void> {
 
   const redis = await startRedis();
   const emulator = await startSqsEmulator({ delayMs: DELAY_MS });
-  const setupSqs = sqsClient(emulator.direct);
-  const setupSns = new SNSClient(emulator.direct);
+  const setup = { sqs: sqsClient(emulator.direct), sns: new SNSClient(emulator.direct) };
+  const bench: Bench = { redisUrl: redis.url, emulator, setup, bodies, expected };
   const runs = new Map<number, DrainFigures[]>(POLLER_COUNTS.map((n) => [n, []]));
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const pollers of POLLER_COUNTS) {
         const what = `round ${round}, ${pollers} pollers`;
-        const topology = await createSesTopology(setupSqs, setupSns, {
-          name: `bench-pollers-${round}-${pollers}`,
-        });
-        await preload(setupSqs, topology.queueUrl, bodies);
-        const prefix = `{bench-pollers-${round}-${pollers}}`;
-        await emulator.usage(true);
-        const cpuFrom = process.cpuUsage();
-        const wallFrom = performance.now();
-        const seconds = await timeDrain(what, async () => {
-          const worker = await startBenchWorker({
-            sdk: emulator.sdk,
-            topology,
-            env: { REDIS_URL: redis.url },
-            prefix,
-            role: 'ingest',
-            pollers,
-            waitTimeSeconds: WAIT_TIME_SECONDS,
-          });
-          return untilAllDeleted(
-            MESSAGES,
-            () => deletedByWorker(worker),
-            () => worker.stop(),
-          );
-        });
-        // Up to the worker's stop, which waits out the long polls it aborts.
-        const cpu = process.cpuUsage(cpuFrom);
-        const wall = (performance.now() - wallFrom) / 1000;
-        const { calls } = await emulator.usage(true);
-        await expectDrained(what, setupSqs, topology);
-        const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-        try {
-          await expectJobs(connection, prefix, expected, 'waiting');
-          await connection.flushall();
-        } finally {
-          connection.disconnect();
-        }
-        const figures: DrainFigures = {
-          perSec: MESSAGES / seconds,
-          cpuShare: (cpu.user + cpu.system) / 1e6 / wall,
-          callsPer1000: Object.fromEntries(
-            Object.entries(calls).map(([action, n]) => [action, round1((n * 1000) / MESSAGES)]),
-          ),
-        };
+        const figures = await drainAt(pollers, `${round}-${pollers}`, what, bench);
         runs.get(pollers)!.push(figures);
         console.log(
-          `${what}: ${Math.round(figures.perSec)}/s (${seconds.toFixed(2)} s), worker CPU ${figures.cpuShare.toFixed(2)} of a core, ` +
-            `SQS calls per 1,000 messages ${JSON.stringify(figures.callsPer1000)}`,
+          `${what}: ${Math.round(figures.perSec)}/s, worker CPU ${figures.cpuShare.toFixed(2)} of a core, ` +
+            `SQS calls per 1,000 messages ${JSON.stringify(figures.callsPer1000)}; ` +
+            `${figures.maxConnections} connections; idle: ${figures.idleMaxInFlight} calls in flight, ` +
+            `10 messages deleted in ${figures.idleLatencyMs.map((ms) => Math.round(ms)).join(', ')} ms`,
         );
       }
     }
   } finally {
-    setupSqs.destroy();
-    setupSns.destroy();
+    setup.sqs.destroy();
+    setup.sns.destroy();
     // Redis first: its process is unreferenced, and the emulator's channel keeps us alive.
     await redis.stop();
     await emulator.stop();
@@ -138,6 +218,11 @@ async function main(): Promise<void> {
     figures[`perSecAt${pollers}`] = Math.round(median(of.map((r) => r.perSec)));
     figures[`cpuShareAt${pollers}`] = round2(median(of.map((r) => r.cpuShare)));
     figures[`ratioAt${pollers}`] = round3(median(ratiosOver(pollers)));
+    const latencies = of.flatMap((r) => r.idleLatencyMs);
+    figures[`idleLatencyMedianMsAt${pollers}`] = Math.round(median(latencies));
+    figures[`idleLatencyMaxMsAt${pollers}`] = Math.round(Math.max(...latencies));
+    figures[`maxConnectionsAt${pollers}`] = Math.max(...of.map((r) => r.maxConnections));
+    figures[`idleMaxInFlightAt${pollers}`] = Math.max(...of.map((r) => r.idleMaxInFlight));
     for (const action of ['ReceiveMessage', 'DeleteMessageBatch'])
       figures[`${action}Per1000At${pollers}`] = round1(
         median(of.map((r) => r.callsPer1000[action] ?? 0)),

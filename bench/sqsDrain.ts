@@ -90,20 +90,23 @@ export async function timeDrain(
 export async function preload(sqs: SQSClient, queueUrl: string, bodies: readonly string[]) {
   let next = 0;
   const sender = async () => {
-    while (next < bodies.length) {
-      const batch = bodies.slice(next, (next += BATCH_SIZE));
-      const { Failed } = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
-        }),
-      );
-      if (Failed?.length) throw new Error(`preload: ${Failed.length} sends failed`);
-    }
+    while (next < bodies.length)
+      await sendBatch(sqs, queueUrl, bodies.slice(next, (next += BATCH_SIZE)));
   };
   await Promise.all(Array.from({ length: SEND_CONCURRENCY }, sender));
   const held = await messagesIn(sqs, queueUrl);
   if (held !== bodies.length) throw new Error(`preload: ${held} of ${bodies.length} in queue`);
+}
+
+/** One SendMessageBatch of up to 10 bodies; fails unless all were sent. */
+export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readonly string[]) {
+  const { Failed } = await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body })),
+    }),
+  );
+  if (Failed?.length) throw new Error(`${Failed.length} of ${bodies.length} sends failed`);
 }
 
 /** Visible, in flight and delayed. */

@@ -3,7 +3,7 @@
  * only the worker and its CPU time is the worker's. Optionally behind a proxy that holds every
  * call for `delayMs` before passing it on: real SQS answers in 10–20 ms, the emulator in a
  * fraction of one, and a replica's rate depends on how many calls it keeps in flight. The proxy
- * counts the calls by SQS action, which is what SQS bills.
+ * counts the calls by SQS action (what SQS bills), and the most held at once.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,7 +24,25 @@ export interface SqsEmulator {
 
 export interface EmulatorUsage {
   readonly calls: Readonly<Record<string, number>>;
+  /** The most calls the proxy held or passed on at once, and the most client connections open. */
+  readonly maxInFlight: number;
+  readonly maxConnections: number;
   readonly cpuSeconds: number;
+}
+
+/** What the proxy saw since the last reset. */
+class Traffic {
+  calls = new Map<string, number>();
+  inFlight = 0;
+  maxInFlight = 0;
+  connections = 0;
+  maxConnections = 0;
+
+  reset(): void {
+    this.calls.clear();
+    this.maxInFlight = this.inFlight;
+    this.maxConnections = this.connections;
+  }
 }
 
 type FromChild =
@@ -52,8 +70,8 @@ export async function startSqsEmulator(options: { delayMs: number }): Promise<Sq
     async usage(reset = false) {
       const answer = nextMessage(child, 'usage');
       child.send({ type: 'usage', reset } satisfies ToChild);
-      const { calls, cpuSeconds } = await answer;
-      return { calls, cpuSeconds };
+      const { calls, maxInFlight, maxConnections, cpuSeconds } = await answer;
+      return { calls, maxInFlight, maxConnections, cpuSeconds };
     },
     async stop() {
       child.kill('SIGKILL');
@@ -84,20 +102,22 @@ function nextMessage<T extends FromChild['type']>(
 async function serve(): Promise<void> {
   const delayMs = Number(process.env[DELAY_VARIABLE] ?? 0);
   const emulator = await startEmulator();
-  const calls = new Map<string, number>();
+  const traffic = new Traffic();
   const proxy =
-    delayMs > 0 ? await startDelayingProxy(new URL(emulator.endpoint), delayMs, calls) : null;
+    delayMs > 0 ? await startDelayingProxy(new URL(emulator.endpoint), delayMs, traffic) : null;
   let cpuFrom = process.cpuUsage();
   process.on('message', (message: ToChild) => {
     if (message.type !== 'usage') return;
     const cpu = process.cpuUsage(cpuFrom);
     process.send!({
       type: 'usage',
-      calls: Object.fromEntries(calls),
+      calls: Object.fromEntries(traffic.calls),
+      maxInFlight: traffic.maxInFlight,
+      maxConnections: traffic.maxConnections,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
     } satisfies FromChild);
     if (message.reset) {
-      calls.clear();
+      traffic.reset();
       cpuFrom = process.cpuUsage();
     }
   });
@@ -118,16 +138,14 @@ async function serve(): Promise<void> {
  * the answer back unchanged. Counts requests by the action in `x-amz-target` (the SDK's JSON
  * protocol: `AmazonSQS.ReceiveMessage`).
  */
-async function startDelayingProxy(
-  target: URL,
-  delayMs: number,
-  calls: Map<string, number>,
-): Promise<Server> {
+async function startDelayingProxy(target: URL, delayMs: number, traffic: Traffic): Promise<Server> {
   // As many sockets to fauxqs as calls are held: never a queue here that SQS would not have.
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const server = createServer((incoming, answer) => {
     const action = String(incoming.headers['x-amz-target'] ?? 'other').replace(/^AmazonSQS\./, '');
-    calls.set(action, (calls.get(action) ?? 0) + 1);
+    traffic.calls.set(action, (traffic.calls.get(action) ?? 0) + 1);
+    traffic.maxInFlight = Math.max(traffic.maxInFlight, ++traffic.inFlight);
+    answer.once('close', () => traffic.inFlight--);
     void bodyOf(incoming).then(async (body) => {
       await delay(delayMs);
       const upstream = request(
@@ -152,6 +170,10 @@ async function startDelayingProxy(
       });
       upstream.end(body);
     });
+  });
+  server.on('connection', (socket) => {
+    traffic.maxConnections = Math.max(traffic.maxConnections, ++traffic.connections);
+    socket.once('close', () => traffic.connections--);
   });
   // Longer than the SDK keeps an idle socket: a reused socket is never closed under a request.
   server.keepAliveTimeout = 120_000;
