@@ -72,10 +72,12 @@ export interface SuppressionStore {
   ): Promise<SuppressionOutcome[]>;
   /** Adds an entry made elsewhere (an export) unless one exists in its scope. */
   restore(entry: SuppressionEntry): Promise<SuppressionOutcome>;
+  /** `restore` for many entries, in as few round trips as the key layout allows. */
+  restoreAll(entries: readonly SuppressionEntry[]): Promise<SuppressionOutcome[]>;
   get(address: EmailAddress): Promise<SuppressionRecord>;
   /**
    * Which of the addresses are suppressed in any of the scopes: the strongest entry of each.
-   * One round trip (a pipeline), however many addresses.
+   * One round trip (a pipeline per Redis node), however many addresses.
    */
   check(
     addresses: readonly EmailAddress[],

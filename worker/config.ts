@@ -377,6 +377,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (isLeft(forwarding)) throw new ConfigError(forwarding.left);
   const sesSync = sesSyncConfig(e);
   if (isLeft(sesSync)) throw new ConfigError(sesSync.left);
+  const replicasAck = {
+    replicas: e.REDIS_MIN_REPLICAS_ACK ?? 0,
+    timeoutMs: e.REDIS_REPLICAS_ACK_TIMEOUT_MS ?? 2000,
+  };
   return {
     sqs: {
       queueUrl: e.SQS_QUEUE_URL ?? null,
@@ -391,10 +395,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       confirmSubscriptions: e.SNS_CONFIRM_SUBSCRIPTIONS ?? false,
     },
     redis,
-    replicasAck: {
-      replicas: e.REDIS_MIN_REPLICAS_ACK ?? 0,
-      timeoutMs: e.REDIS_REPLICAS_ACK_TIMEOUT_MS ?? 2000,
-    },
+    replicasAck,
     bullmqPrefix: e.BULLMQ_PREFIX ?? '{ses}',
     jobs: {
       attempts: e.JOB_ATTEMPTS ?? 8,
@@ -424,6 +425,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
         dedupeSeconds: e.SUPPRESSION_DEDUPE_SECONDS ?? 30 * 86_400,
         historyPerAddress: e.SUPPRESSION_HISTORY_MAX ?? 50,
         auditMax: e.SUPPRESSION_AUDIT_MAX ?? 100_000,
+        // The suppression job completes, and the API answers, once the replicas hold it.
+        replicasAck,
       },
     },
     metricsMaxIdentities: e.METRICS_MAX_IDENTITIES ?? 100,

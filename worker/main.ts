@@ -4,7 +4,13 @@
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Worker } from 'bullmq';
-import { byNode, connectRedis, keyBase, type RedisClient } from '../adapters/redis/connection';
+import {
+  byNode,
+  connectRedis,
+  keyBase,
+  waitForReplicas,
+  type RedisClient,
+} from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
 import { startQueueWorker } from '../adapters/bullmq/workers';
@@ -498,12 +504,20 @@ function makeReadiness(deps: {
         Promise.all(probes.map((key) => deps.producerRedis.set(key, '1', 'PX', 10_000))),
         1000,
       );
-      return 'ok';
     } catch (error) {
       const message = loggableError(error).message;
       return /^(OOM|READONLY|MISCONF)/.test((error as Error).message)
         ? `refusing writes: ${message}`
         : `unreachable: ${message}`;
+    }
+    // With REDIS_MIN_REPLICAS_ACK, a shard short of replicas stalls every batch it serves.
+    const { replicas } = deps.config.replicasAck;
+    if (replicas === 0) return 'ok';
+    try {
+      await waitForReplicas(deps.producerRedis, probes, { replicas, timeoutMs: 500 });
+      return 'ok';
+    } catch (error) {
+      return `replicas short: ${loggableError(error).message}`;
     }
   };
   return async () => {

@@ -20,6 +20,7 @@ import {
   type SuppressionReason,
   type SuppressionScope,
 } from '../../domain/suppression';
+import { ReplicationError } from '../redis/connection';
 import { InvalidCursorError } from '../redis/suppressionStore';
 import type { HttpRoutes } from './server';
 
@@ -62,6 +63,12 @@ export function suppressionRoutes(options: SuppressionRoutesOptions): HttpRoutes
         const status = (error as { statusCode?: number }).statusCode;
         if (status !== undefined && status >= 400 && status < 500)
           return reply.code(status).send({ error: error.message });
+        // REDIS_MIN_REPLICAS_ACK: the master holds the change, but a failover could still lose
+        // it. Sending the request again is safe (the same change, applied again).
+        if (error instanceof ReplicationError)
+          return reply.code(503).send({
+            error: `suppression change not confirmed by the Redis replicas (${error.message}); it may be lost on a failover: send the request again`,
+          });
         // Redis down or slow: the caller may retry; nothing about the store leaks beyond that.
         return reply.code(503).send({ error: `suppression store unavailable: ${error.message}` });
       });

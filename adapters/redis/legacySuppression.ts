@@ -11,12 +11,22 @@
  * writing the old layout for a while; the worker repeats the move until a pass finds nothing
  * (worker/legacyMigration.ts). The old audit stream (`<prefix>:suppression:audit`) is left for
  * operators to read or delete.
+ *
+ * A move writes the buckets, waits for their replicas (REDIS_MIN_REPLICAS_ACK), then deletes the
+ * old keys, each step pipelined per node: on Redis Cluster the old keys (one slot with the
+ * default `{ses}` prefix) and the buckets are served by different nodes. Every move can be made
+ * again, so a pass that stopped between a copy and its delete is simply run again. An entry is
+ * merged and deleted by one script on a single server; on a cluster, where the old hash is
+ * another slot, it is merged under a marker (a second merge changes nothing), then deleted if
+ * unchanged.
  */
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from './connection';
+import { isCluster, waitForReplicas, type RedisClient, type ReplicasAck } from './connection';
 import type { EmailAddress } from '../../domain/address';
+import { fnv1a64 } from '../../domain/hash';
 import type { SuppressionEntry, SuppressionScope } from '../../domain/suppression';
-import { replyValues } from './pipelineReplies';
+import { luaScript } from './luaScript';
+import { pipelinePerNode, type KeyedCommand } from './pipelinePerNode';
 import type {
   RedisSuppressionStore,
   ScriptEntry,
@@ -43,13 +53,53 @@ interface LegacyEntry extends ScriptEntry {
   readonly scope: SuppressionScope;
 }
 
+type RedisWithFieldDelete = RedisClient & {
+  sesWorkerDeleteUnchangedFields(key: string, ...fieldsAndValues: string[]): Promise<number>;
+};
+type PipelineWithAppend = ChainableCommander & {
+  sesWorkerAppendMissingRecords(key: string, cap: number, ...records: string[]): unknown;
+};
+
 const ADDRESSES_PER_COMMAND = 1_000;
 const FIELDS_PER_SCAN = 250;
+const KEYS_PER_SCAN = 1_000;
+/**
+ * How long an entry merged on a cluster stays marked: longer than any pause between a pass's
+ * merge and the next pass (a minute apart, or the next start).
+ */
+const ADOPT_MARKER_SECONDS = 86_400;
+
+/** The per-address keys of the old layout, by the word after `suppression:`. */
+type PerAddressKind = 'transient' | 'lifted' | 'history' | 'applied';
+const PER_ADDRESS_KINDS: ReadonlySet<string> = new Set<PerAddressKind>([
+  'transient',
+  'lifted',
+  'history',
+  'applied',
+]);
+
+/** One old per-address key's move: what to read, then what to write from the replies. */
+interface PerAddressMove {
+  readonly kind: PerAddressKind;
+  readonly key: string;
+  readonly target: string;
+  readonly reads: readonly KeyedCommand[];
+  writes(replies: readonly unknown[]): KeyedCommand[];
+}
 
 export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: string) {
   const p = `${keyPrefix}:suppression`;
   const index = `${p}:index`;
   const scopeKey = (scope: SuppressionScope) => `${p}:scope:${scope}`;
+  redis.defineCommand('sesWorkerDeleteUnchangedFields', {
+    numberOfKeys: 1,
+    lua: luaScript('deleteUnchangedFields'),
+  });
+  redis.defineCommand('sesWorkerAppendMissingRecords', {
+    numberOfKeys: 1,
+    lua: luaScript('appendMissingRecords'),
+  });
+  const withFieldDelete = redis as RedisWithFieldDelete;
 
   const toEntry = (raw: string): SuppressionEntry => {
     const stored = JSON.parse(raw) as LegacyEntry;
@@ -66,31 +116,40 @@ export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: strin
   };
 
   return {
-    /** Adds the presence test to a pipeline: its reply is 1 while old entries exist. */
-    queuePresence(pipeline: ChainableCommander): void {
-      pipeline.exists(index);
+    /** Whether old entries exist: the index does whenever one does. */
+    async present(): Promise<boolean> {
+      return (await redis.exists(index)) === 1;
     },
 
     async check(
       addresses: readonly EmailAddress[],
       scopes: readonly SuppressionScope[],
     ): Promise<SuppressionEntry[]> {
-      const pipeline = redis.pipeline();
+      const commands: KeyedCommand[] = [];
       for (const scope of scopes)
-        for (let i = 0; i < addresses.length; i += ADDRESSES_PER_COMMAND)
-          pipeline.hmget(scopeKey(scope), ...addresses.slice(i, i + ADDRESSES_PER_COMMAND));
+        for (let i = 0; i < addresses.length; i += ADDRESSES_PER_COMMAND) {
+          const some = addresses.slice(i, i + ADDRESSES_PER_COMMAND);
+          commands.push({
+            key: scopeKey(scope),
+            queue: (pipeline) => pipeline.hmget(scopeKey(scope), ...some),
+          });
+        }
       const found: SuppressionEntry[] = [];
-      for (const values of replyValues(await pipeline.exec()) as (string | null)[][])
+      for (const values of (await pipelinePerNode(redis, commands)) as (string | null)[][])
         for (const raw of values) if (raw !== null) found.push(toEntry(raw));
       return found;
     },
 
     async get(address: EmailAddress): Promise<{ entries: SuppressionEntry[]; history: string[] }> {
       const scopes = (await redis.smembers(`${p}:address:${address}`)) as SuppressionScope[];
-      const pipeline = redis.pipeline();
-      for (const scope of scopes) pipeline.hget(scopeKey(scope), address);
-      pipeline.lrange(`${p}:history:${address}`, 0, -1);
-      const values = replyValues(await pipeline.exec());
+      const historyKey = `${p}:history:${address}`;
+      const values = await pipelinePerNode(redis, [
+        ...scopes.map((scope) => ({
+          key: scopeKey(scope),
+          queue: (pipeline: ChainableCommander) => pipeline.hget(scopeKey(scope), address),
+        })),
+        { key: historyKey, queue: (pipeline) => pipeline.lrange(historyKey, 0, -1) },
+      ]);
       const history = values.pop() as string[];
       const entries = (values as (string | null)[])
         .filter((raw): raw is string => raw !== null)
@@ -105,124 +164,232 @@ export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: strin
       stopping: () => boolean,
     ): Promise<LegacyMigration> {
       const moved = { entries: 0, transientHistories: 0, optIns: 0, histories: 0, markers: 0 };
-      const scopeHashes: string[] = [];
-      const derived: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-        cursor = next;
-        for (const key of found) {
+      const counted: Record<PerAddressKind, keyof typeof moved> = {
+        transient: 'transientHistories',
+        lifted: 'optIns',
+        history: 'histories',
+        applied: 'markers',
+      };
+      const ack = options.replicasAck ?? { replicas: 0, timeoutMs: 0 };
+      const scopeHashes = new Set<string>();
+      const derived = new Set<string>();
+      // The old keys share one slot under a `{…}` prefix, but not under a plain one: every
+      // master is scanned. A cluster client knows its masters once ready: a first command
+      // waits for that (or fails, on a connection without an offline queue).
+      if (isCluster(redis) && redis.status !== 'ready') await redis.ping();
+      for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+        let cursor = '0';
+        do {
           if (stopping()) return { ...moved, remaining: true };
-          const rest = key.slice(p.length + 1);
-          // The new layout shares the base when the prefix has no braces: its keys start `{`.
-          if (rest.startsWith('{') || rest === 'audit') continue;
-          const kind = rest.split(':', 1)[0];
-          const tail = rest.slice((kind?.length ?? 0) + 1) as EmailAddress;
-          if (kind === 'scope') scopeHashes.push(key);
-          else if (kind === 'index' || kind === 'address') derived.push(key);
-          else if (kind === 'transient') moved.transientHistories += await moveTransient(key, tail);
-          else if (kind === 'lifted') moved.optIns += await moveOptIns(key, tail);
-          else if (kind === 'history') moved.histories += await moveHistory(key, tail);
-          else if (kind === 'applied') moved.markers += await moveMarker(key, tail);
-        }
-      } while (cursor !== '0');
+          const [next, found] = await node.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', KEYS_PER_SCAN);
+          cursor = next;
+          const moves: PerAddressMove[] = [];
+          for (const key of new Set(found)) {
+            const rest = key.slice(p.length + 1);
+            // The new layout shares the base when the prefix has no braces: its keys start `{`.
+            if (rest.startsWith('{') || rest === 'audit') continue;
+            const kind = rest.split(':', 1)[0] ?? '';
+            const tail = rest.slice(kind.length + 1);
+            if (kind === 'scope') scopeHashes.add(key);
+            else if (kind === 'index' || kind === 'address') derived.add(key);
+            else if (PER_ADDRESS_KINDS.has(kind)) {
+              const move = perAddressMove(store, options, kind as PerAddressKind, key, tail);
+              if (move !== null) moves.push(move);
+            }
+          }
+          await movePerAddress(moves, ack);
+          for (const move of moves) moved[counted[move.kind]]++;
+        } while (cursor !== '0');
+      }
 
       for (const key of scopeHashes) {
         if (stopping()) return { ...moved, remaining: true };
-        moved.entries += await moveScope(key);
+        moved.entries += await moveScope(store, key);
       }
-      const left = await Promise.all(scopeHashes.map((key) => redis.exists(key)));
+      const left = await Promise.all([...scopeHashes].map((key) => redis.exists(key)));
       const remaining = left.some((n) => n > 0);
       // The indexes and address sets only describe the hashes: gone once the hashes are.
-      if (!remaining && derived.length > 0) {
-        for (let i = 0; i < derived.length; i += 500)
-          await redis.unlink(...derived.slice(i, i + 500));
-      }
+      if (!remaining && derived.size > 0)
+        await pipelinePerNode(
+          redis,
+          [...derived].map((key) => ({ key, queue: (pipeline) => pipeline.unlink(key) })),
+        );
       return { ...moved, remaining };
-
-      async function moveScope(key: string): Promise<number> {
-        const scope = key.slice(`${p}:scope:`.length) as SuppressionScope;
-        let count = 0;
-        let fieldCursor = '0';
-        do {
-          const [next, flat] = await redis.hscan(key, fieldCursor, 'COUNT', FIELDS_PER_SCAN);
-          fieldCursor = next;
-          const notifications: ScriptNotification[] = [];
-          for (let i = 0; i < flat.length; i += 2) {
-            const raw = flat[i + 1]!;
-            notifications.push({
-              address: flat[i] as EmailAddress,
-              changes: [
-                { type: 'adopt', scope, entry: JSON.parse(raw) as LegacyEntry, raw, legacy: 0 },
-              ],
-              eventKey: null,
-              extraKeys: [key],
-            });
-          }
-          if (notifications.length > 0) {
-            await store.applyScripted(notifications);
-            count += notifications.length;
-          }
-        } while (fieldCursor !== '0');
-        return count;
-      }
-
-      async function moveTransient(key: string, address: EmailAddress): Promise<number> {
-        const target = store.keys.transient(address);
-        const [scored, ttl, targetTtl] = replyValues(
-          await redis.pipeline().zrange(key, '0', '-1', 'WITHSCORES').pttl(key).pttl(target).exec(),
-        ) as [string[], number, number];
-        const pipeline = redis.pipeline();
-        for (let i = 0; i < scored.length; i += 2) {
-          const [member, score] = [scored[i]!, scored[i + 1]!];
-          // The latest delivery's time only moves forward; a bounce is counted once.
-          if (member === '~reset') pipeline.zadd(target, 'GT', score, member);
-          else pipeline.zadd(target, 'NX', score, member);
-        }
-        if (ttl > 0) pipeline.pexpire(target, Math.max(ttl, targetTtl));
-        pipeline.del(key);
-        await pipeline.exec();
-        return 1;
-      }
-
-      async function moveOptIns(key: string, address: EmailAddress): Promise<number> {
-        const target = store.keys.lifted(address);
-        const [old, current] = await Promise.all([redis.hgetall(key), redis.hgetall(target)]);
-        const pipeline = redis.pipeline();
-        for (const [scope, at] of Object.entries(old)) {
-          if (current[scope] === undefined || Number(at) > Number(current[scope]))
-            pipeline.hset(target, scope, at);
-        }
-        pipeline.del(key);
-        await pipeline.exec();
-        return 1;
-      }
-
-      async function moveHistory(key: string, address: EmailAddress): Promise<number> {
-        const records = await redis.lrange(key, 0, -1);
-        const target = store.keys.history(address);
-        const pipeline = redis.pipeline();
-        // Older than anything written here since the upgrade: after it.
-        if (records.length > 0) pipeline.rpush(target, ...records);
-        pipeline.ltrim(target, 0, options.historyPerAddress - 1);
-        pipeline.del(key);
-        await pipeline.exec();
-        return 1;
-      }
-
-      async function moveMarker(key: string, eventKey: string): Promise<number> {
-        const address = markedAddress(eventKey);
-        // Not a per-address notification's: it stays and expires as it would have.
-        if (address === null) return 0;
-        const ttl = await redis.pttl(key);
-        const pipeline = redis.pipeline();
-        if (ttl > 0) pipeline.set(store.keys.marker(address, eventKey), '1', 'PX', ttl, 'NX');
-        pipeline.del(key);
-        await pipeline.exec();
-        return 1;
-      }
     },
   };
+
+  /**
+   * Moves old per-address keys: reads them (and what they merge into), writes the buckets, waits
+   * for the buckets' replicas, then deletes the old keys; each step pipelined per node.
+   */
+  async function movePerAddress(moves: readonly PerAddressMove[], ack: ReplicasAck) {
+    if (moves.length === 0) return;
+    const replies = await pipelinePerNode(
+      redis,
+      moves.flatMap((move) => move.reads),
+    );
+    let at = 0;
+    const writes = moves.flatMap((move) => {
+      const own = replies.slice(at, at + move.reads.length);
+      at += move.reads.length;
+      return move.writes(own);
+    });
+    await pipelinePerNode(redis, writes);
+    await waitForReplicas(
+      redis,
+      moves.map((move) => move.target),
+      ack,
+    );
+    await pipelinePerNode(
+      redis,
+      moves.map(({ key }) => ({ key, queue: (pipeline) => pipeline.del(key) })),
+    );
+  }
+
+  /** Null for a marker that names no address: it stays, and expires as it would have. */
+  function perAddressMove(
+    store: RedisSuppressionStore,
+    options: SuppressionStoreOptions,
+    kind: PerAddressKind,
+    key: string,
+    tail: string,
+  ): PerAddressMove | null {
+    const read = (on: string, queue: KeyedCommand['queue']): KeyedCommand => ({ key: on, queue });
+    const write = read;
+    switch (kind) {
+      case 'transient': {
+        const target = store.keys.transient(tail as EmailAddress);
+        return {
+          kind,
+          key,
+          target,
+          reads: [
+            read(key, (pipeline) => pipeline.zrange(key, '0', '-1', 'WITHSCORES')),
+            read(key, (pipeline) => pipeline.pttl(key)),
+            read(target, (pipeline) => pipeline.pttl(target)),
+          ],
+          writes([scored, ttl, targetTtl]) {
+            const members = scored as string[];
+            const commands: KeyedCommand[] = [];
+            for (let i = 0; i < members.length; i += 2) {
+              const [member, score] = [members[i]!, members[i + 1]!];
+              // The latest delivery's time only moves forward; a bounce is counted once.
+              commands.push(
+                write(target, (pipeline) =>
+                  member === '~reset'
+                    ? pipeline.zadd(target, 'GT', score, member)
+                    : pipeline.zadd(target, 'NX', score, member),
+                ),
+              );
+            }
+            if ((ttl as number) > 0)
+              commands.push(
+                write(target, (pipeline) =>
+                  pipeline.pexpire(target, Math.max(ttl as number, targetTtl as number)),
+                ),
+              );
+            return commands;
+          },
+        };
+      }
+      case 'lifted': {
+        const target = store.keys.lifted(tail as EmailAddress);
+        return {
+          kind,
+          key,
+          target,
+          reads: [
+            read(key, (pipeline) => pipeline.hgetall(key)),
+            read(target, (pipeline) => pipeline.hgetall(target)),
+          ],
+          writes([old, current]) {
+            const now = current as Record<string, string>;
+            return Object.entries(old as Record<string, string>)
+              .filter(([scope, at]) => now[scope] === undefined || Number(at) > Number(now[scope]))
+              .map(([scope, at]) => write(target, (pipeline) => pipeline.hset(target, scope, at)));
+          },
+        };
+      }
+      case 'history': {
+        const target = store.keys.history(tail as EmailAddress);
+        return {
+          kind,
+          key,
+          target,
+          reads: [read(key, (pipeline) => pipeline.lrange(key, 0, -1))],
+          writes([records]) {
+            // Older than anything written here since the upgrade: after it.
+            return [
+              write(target, (pipeline) =>
+                (pipeline as PipelineWithAppend).sesWorkerAppendMissingRecords(
+                  target,
+                  options.historyPerAddress,
+                  ...(records as string[]),
+                ),
+              ),
+            ];
+          },
+        };
+      }
+      case 'applied': {
+        const address = markedAddress(tail);
+        if (address === null) return null;
+        const target = store.keys.marker(address, tail);
+        return {
+          kind,
+          key,
+          target,
+          reads: [read(key, (pipeline) => pipeline.pttl(key))],
+          writes([ttl]) {
+            return (ttl as number) > 0
+              ? [write(target, (pipeline) => pipeline.set(target, '1', 'PX', ttl as number, 'NX'))]
+              : [];
+          },
+        };
+      }
+    }
+  }
+
+  /**
+   * Merges an old scope hash's entries into the buckets, a scan batch at a time. On one server
+   * each entry is merged and deleted in one script; on a cluster (the hash in another slot) it
+   * is merged under a marker, then deleted unless an old replica changed it meanwhile.
+   */
+  async function moveScope(store: RedisSuppressionStore, key: string): Promise<number> {
+    const scope = key.slice(`${p}:scope:`.length) as SuppressionScope;
+    const together = !isCluster(redis);
+    let count = 0;
+    let fieldCursor = '0';
+    do {
+      const [next, flat] = await redis.hscan(key, fieldCursor, 'COUNT', FIELDS_PER_SCAN);
+      fieldCursor = next;
+      const notifications: ScriptNotification[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const [address, raw] = [flat[i] as EmailAddress, flat[i + 1]!];
+        const entry = JSON.parse(raw) as LegacyEntry;
+        notifications.push(
+          together
+            ? {
+                address,
+                changes: [{ type: 'adopt', scope, entry, raw, legacy: 0 }],
+                eventKey: null,
+                extraKeys: [key],
+              }
+            : {
+                address,
+                changes: [{ type: 'adopt', scope, entry, raw }],
+                eventKey: `legacy-adopt/${fnv1a64([scope, raw])}`,
+                markerSeconds: ADOPT_MARKER_SECONDS,
+              },
+        );
+      }
+      if (notifications.length === 0) continue;
+      await store.applyScripted(notifications);
+      if (!together) await withFieldDelete.sesWorkerDeleteUnchangedFields(key, ...flat);
+      count += notifications.length;
+    } while (fieldCursor !== '0');
+    return count;
+  }
 }
 
 /**

@@ -16,8 +16,19 @@
  *   <base>:{b}:applied:<eventKey>    string, expiring: the notification was applied
  * The layout before buckets (`<prefix>:suppression:scope:<scope>` hashes and their indexes) is
  * read beside this one until `migrateLegacy` has moved it (legacySuppression.ts).
+ *
+ * On Redis Cluster a script may only touch one slot and a pipeline only one node's keys: the
+ * script runs once per bucket there (all buckets in one call on a single server), and reads over
+ * many buckets are pipelined per node (pipelinePerNode.ts). With `replicasAck`, every write
+ * returns only once that many replicas of each written master hold it (REDIS_MIN_REPLICAS_ACK).
  */
-import { keyBase, type RedisClient } from './connection';
+import {
+  isCluster,
+  keyBase,
+  waitForReplicas,
+  type RedisClient,
+  type ReplicasAck,
+} from './connection';
 import type { EmailAddress } from '../../domain/address';
 import type {
   SuppressionCounts,
@@ -41,6 +52,7 @@ import {
 } from '../../domain/suppression';
 import { makeLegacySuppressionReader, type LegacyMigration } from './legacySuppression';
 import { luaScript } from './luaScript';
+import { pipelinePerNode } from './pipelinePerNode';
 import { replyValues } from './pipelineReplies';
 
 export interface SuppressionStoreOptions {
@@ -50,6 +62,12 @@ export interface SuppressionStoreOptions {
   readonly historyPerAddress: number;
   /** Audit records kept in the streams, all buckets together (approximately: Redis trims whole nodes). */
   readonly auditMax: number;
+  /**
+   * REDIS_MIN_REPLICAS_ACK: a write returns (a job completes, the API answers) only once this
+   * many replicas of each master it wrote to hold it, else it throws a `ReplicationError`.
+   * Absent or 0: no wait.
+   */
+  readonly replicasAck?: ReplicasAck;
 }
 
 export const DEFAULT_SUPPRESSION_STORE_OPTIONS: SuppressionStoreOptions = {
@@ -57,6 +75,8 @@ export const DEFAULT_SUPPRESSION_STORE_OPTIONS: SuppressionStoreOptions = {
   historyPerAddress: 50,
   auditMax: 100_000,
 };
+
+const NO_REPLICAS_ACK: ReplicasAck = { replicas: 0, timeoutMs: 0 };
 
 /** A page cursor that this store did not hand out. */
 export class InvalidCursorError extends Error {
@@ -71,8 +91,9 @@ type ScriptedRedis = RedisClient & {
 };
 
 /**
- * Notifications per script call: a batch of ten SQS messages is one call unless its bounces
- * name hundreds of recipients; bounded so that no call blocks Redis for long.
+ * Notifications per script call: a batch of ten SQS messages is one call (one per bucket on a
+ * cluster) unless its bounces name hundreds of recipients; bounded so that no call blocks Redis
+ * for long.
  */
 const NOTIFICATIONS_PER_CALL = 250;
 
@@ -133,7 +154,12 @@ export interface ScriptNotification {
   readonly eventKey: string | null;
   /** Its marker is written only if the address has transient history afterwards. */
   readonly markWithHistory?: boolean;
-  /** KEYS outside the address's bucket that its changes name (adopt: the old hash). */
+  /** How long its marker lives, when not the store's `dedupeSeconds`. */
+  readonly markerSeconds?: number;
+  /**
+   * KEYS outside the address's bucket that its changes name (adopt: the old hash). Only on a
+   * single server: on a cluster they are another slot than the bucket's.
+   */
   readonly extraKeys?: readonly string[];
 }
 
@@ -168,7 +194,10 @@ export function suppressionKeys(keyPrefix: string): SuppressionKeys {
 
 export type RedisSuppressionStore = SuppressionStore & {
   readonly keys: SuppressionKeys;
-  /** Applies changes as the script takes them (the legacy migration's `adopt`). */
+  /**
+   * Applies changes as the script takes them (the legacy migration's `adopt`), then waits for
+   * the replicas (`replicasAck`).
+   */
   applyScripted(
     notifications: readonly ScriptNotification[],
   ): Promise<AppliedSuppressionChange[][]>;
@@ -192,6 +221,12 @@ export function makeSuppressionStore(
   const keys = suppressionKeys(keyPrefix);
   const reasonsJson = JSON.stringify(SUPPRESSION_REASONS);
   const auditPerBucket = Math.max(100, Math.ceil(options.auditMax / SUPPRESSION_BUCKETS));
+  const replicasAck = options.replicasAck ?? NO_REPLICAS_ACK;
+  /**
+   * Which notifications may share a script call: those of one bucket on a cluster (a script may
+   * touch one slot only), all of them on a single server (one round trip for a whole batch).
+   */
+  const callGroup: (bucket: number) => number = isCluster(redis) ? (b) => b : () => 0;
 
   /** One script call for the notifications; every key it touches is named in KEYS. */
   const run = async (
@@ -210,13 +245,14 @@ export function makeSuppressionStore(
       return at;
     };
     const payload = notifications.map(
-      ({ address, changes, eventKey, markWithHistory, extraKeys }) => {
+      ({ address, changes, eventKey, markWithHistory, markerSeconds, extraKeys }) => {
         const b = suppressionBucket(address);
         const extra = (extraKeys ?? []).map(position);
         return {
           address,
           ...(eventKey === null ? {} : { marker: position(keys.marker(address, eventKey)) }),
           ...(markWithHistory ? { markWithHistory } : {}),
+          ...(markerSeconds === undefined ? {} : { markerSeconds }),
           entries: position(keys.entries(b)),
           counts: position(keys.counts(b)),
           audit: position(keys.audit(b)),
@@ -244,14 +280,38 @@ export function makeSuppressionStore(
     return replies.map((changes) => changes.map(toApplied));
   };
 
+  /**
+   * The notifications in script calls, one group at a time in order (a later notification may
+   * depend on an earlier one's marker or entry: they share an address, so a group), the groups
+   * at once. A group that fails leaves the others applied; each notification's marker makes a
+   * retry of the whole list apply only what is missing. Returns once every call has ended, and
+   * the replicas hold the writes.
+   */
   const applyScripted = async (
     notifications: readonly ScriptNotification[],
   ): Promise<AppliedSuppressionChange[][]> => {
-    const results: AppliedSuppressionChange[][] = [];
-    for (let i = 0; i < notifications.length; i += NOTIFICATIONS_PER_CALL) {
-      // In order: a later notification may depend on an earlier one's marker or entry.
-      results.push(...(await run(notifications.slice(i, i + NOTIFICATIONS_PER_CALL))));
-    }
+    const results = new Array<AppliedSuppressionChange[]>(notifications.length);
+    const groups = new Map<number, number[]>();
+    const written = new Map<number, string>();
+    notifications.forEach(({ address }, at) => {
+      const b = suppressionBucket(address);
+      written.set(b, keys.entries(b));
+      const group = groups.get(callGroup(b));
+      if (group === undefined) groups.set(callGroup(b), [at]);
+      else group.push(at);
+    });
+    const calls = await Promise.allSettled(
+      [...groups.values()].map(async (group) => {
+        for (let i = 0; i < group.length; i += NOTIFICATIONS_PER_CALL) {
+          const call = group.slice(i, i + NOTIFICATIONS_PER_CALL);
+          const replies = await run(call.map((at) => notifications[at]!));
+          call.forEach((at, j) => (results[at] = replies[j]!));
+        }
+      }),
+    );
+    const failed = calls.find((call) => call.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    await waitForReplicas(redis, [...written.values()], replicasAck);
     return results;
   };
 
@@ -271,6 +331,36 @@ export function makeSuppressionStore(
       }),
     );
 
+  const restoreAll = async (entries: readonly SuppressionEntry[]) => {
+    const restoredAt = new Date().toISOString();
+    const applied = await applyScripted(
+      entries.map((entry) => {
+        const stored: ScriptEntry = {
+          reason: entry.reason,
+          firstAt: Date.parse(entry.firstAt),
+          lastAt: Date.parse(entry.lastAt),
+          count: entry.count,
+          evidence: entry.evidence,
+          evidenceAt: Date.parse(entry.evidence.at),
+          latest: entry.latest,
+        };
+        return {
+          address: entry.address,
+          changes: [
+            {
+              type: 'restore',
+              scope: entry.scope,
+              entry: stored,
+              evidence: { at: restoredAt, kind: 'import' },
+            },
+          ],
+          eventKey: null,
+        };
+      }),
+    );
+    return applied.map((changes) => changes[0]!.outcome);
+  };
+
   const legacy = makeLegacySuppressionReader(redis, keyPrefix);
 
   const store: RedisSuppressionStore = {
@@ -284,39 +374,25 @@ export function makeSuppressionStore(
       return (applied ?? []).map((change) => change.outcome);
     },
 
+    restoreAll,
+
     async restore(entry) {
-      const stored: ScriptEntry = {
-        reason: entry.reason,
-        firstAt: Date.parse(entry.firstAt),
-        lastAt: Date.parse(entry.lastAt),
-        count: entry.count,
-        evidence: entry.evidence,
-        evidenceAt: Date.parse(entry.evidence.at),
-        latest: entry.latest,
-      };
-      const [applied] = await applyScripted([
-        {
-          address: entry.address,
-          changes: [
-            {
-              type: 'restore',
-              scope: entry.scope,
-              entry: stored,
-              evidence: { at: new Date().toISOString(), kind: 'import' },
-            },
-          ],
-          eventKey: null,
-        },
-      ]);
-      return applied![0]!.outcome;
+      const [outcome] = await restoreAll([entry]);
+      return outcome!;
     },
 
     async get(address): Promise<SuppressionRecord> {
-      const pipeline = redis.pipeline();
-      pipeline.hget(keys.entries(suppressionBucket(address)), address);
-      pipeline.lrange(keys.history(address), 0, -1);
-      legacy.queuePresence(pipeline);
-      const [raw, records, legacyPresent] = replyValues(await pipeline.exec());
+      // The address's keys share its bucket's slot: one pipeline. The old layout's own slot
+      // may be another node's: asked beside it.
+      const [replies, legacyPresent] = await Promise.all([
+        redis
+          .pipeline()
+          .hget(keys.entries(suppressionBucket(address)), address)
+          .lrange(keys.history(address), 0, -1)
+          .exec(),
+        legacy.present(),
+      ]);
+      const [raw, records] = replyValues(replies);
       const entries = entriesOf(address, raw as string | null);
       const history = (records as string[]).map((text) => auditRecord(address, text));
       if (legacyPresent) {
@@ -338,19 +414,22 @@ export function makeSuppressionStore(
         if (inBucket === undefined) byBucket.set(b, [address]);
         else inBucket.push(address);
       }
-      const pipeline = redis.pipeline();
-      const asked: EmailAddress[][] = [];
-      for (const [b, inBucket] of byBucket) {
-        pipeline.hmget(keys.entries(b), ...inBucket);
-        asked.push(inBucket);
-      }
-      legacy.queuePresence(pipeline);
-      const replies = replyValues(await pipeline.exec());
+      const asked = [...byBucket];
+      const [replies, legacyPresent] = await Promise.all([
+        pipelinePerNode(
+          redis,
+          asked.map(([b, inBucket]) => ({
+            key: keys.entries(b),
+            queue: (pipeline) => pipeline.hmget(keys.entries(b), ...inBucket),
+          })),
+        ),
+        legacy.present(),
+      ]);
       const keep = (entry: SuppressionEntry) => {
         const known = found.get(entry.address);
         if (known === undefined || byStrength(entry, known) < 0) found.set(entry.address, entry);
       };
-      asked.forEach((inBucket, i) => {
+      asked.forEach(([, inBucket], i) => {
         (replies[i] as (string | null)[]).forEach((raw, j) => {
           if (raw === null) return;
           const record = JSON.parse(raw) as StoredRecord;
@@ -360,7 +439,7 @@ export function makeSuppressionStore(
           }
         });
       });
-      if (replies.at(-1)) for (const entry of await legacy.check(addresses, scopes)) keep(entry);
+      if (legacyPresent) for (const entry of await legacy.check(addresses, scopes)) keep(entry);
       return found;
     },
 
@@ -377,13 +456,18 @@ export function makeSuppressionStore(
         const { bucket, scan, after } = position;
         let batch = scan === '0' ? ahead.get(bucket) : undefined;
         if (batch === undefined && scan === '0') {
-          const pipeline = redis.pipeline();
-          const buckets = Math.min(round, SUPPRESSION_BUCKETS - bucket);
-          for (let b = bucket; b < bucket + buckets; b++)
-            pipeline.hscan(keys.entries(b), '0', 'COUNT', SCAN_COUNT);
-          replyValues(await pipeline.exec()).forEach((reply, i) =>
-            ahead.set(bucket + i, reply as [string, string[]]),
+          const buckets = Array.from(
+            { length: Math.min(round, SUPPRESSION_BUCKETS - bucket) },
+            (_, i) => bucket + i,
           );
+          const replies = await pipelinePerNode(
+            redis,
+            buckets.map((b) => ({
+              key: keys.entries(b),
+              queue: (pipeline) => pipeline.hscan(keys.entries(b), '0', 'COUNT', SCAN_COUNT),
+            })),
+          );
+          replies.forEach((reply, i) => ahead.set(bucket + i, reply as [string, string[]]));
           round = Math.min(round * 2, MAX_PAGE_ROUND);
           batch = ahead.get(bucket)!;
         }
@@ -425,13 +509,18 @@ export function makeSuppressionStore(
     },
 
     async counts(): Promise<SuppressionCounts> {
-      const pipeline = redis.pipeline();
-      for (let b = 0; b < SUPPRESSION_BUCKETS; b++) pipeline.hgetall(keys.counts(b));
+      const replies = await pipelinePerNode(
+        redis,
+        Array.from({ length: SUPPRESSION_BUCKETS }, (_, b) => ({
+          key: keys.counts(b),
+          queue: (pipeline) => pipeline.hgetall(keys.counts(b)),
+        })),
+      );
       const byReason = Object.fromEntries(SUPPRESSION_REASONS.map((r) => [r, 0])) as Record<
         SuppressionReason,
         number
       >;
-      for (const counts of replyValues(await pipeline.exec()) as Record<string, string>[]) {
+      for (const counts of replies as Record<string, string>[]) {
         for (const reason of SUPPRESSION_REASONS) byReason[reason] += Number(counts[reason] ?? 0);
       }
       const total = SUPPRESSION_REASONS.reduce((sum, reason) => sum + byReason[reason], 0);

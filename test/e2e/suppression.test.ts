@@ -1,7 +1,8 @@
 /**
  * The suppression list end to end, as users meet it: the SES documentation's Bounce and
  * Complaint samples published through SNS to a running worker, then explained by
- * `GET /suppressions/{address}`; and the `ses-worker suppression` commands on the built CLI.
+ * `GET /suppressions/{address}`; and the `ses-worker suppression` commands on the built CLI,
+ * against one Redis server (REDIS_URL) and a cluster (REDIS_CLUSTER_NODES).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,9 +14,13 @@ import { createSesTopology } from '../../adapters/emulator/topology';
 import { decodeSqsBody } from '../../domain/decode';
 import { routeEvent } from '../../domain/routing';
 import { DEFAULT_SUPPRESSION_POLICY, suppressionChanges } from '../../domain/suppression';
+import type { RedisClient } from '../../adapters/redis/connection';
+import type { EmailAddress } from '../../domain/address';
 import { eventually } from '../support/await';
 import { useServers } from '../support/environment';
 import { fixtureNames, fixtureText } from '../support/fixtures';
+import { writeLegacyLayout } from '../support/legacySuppressionWriter';
+import { REDIS_MODES, startRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
 import { seedSamples } from '../support/seeds';
 import { publishAll } from '../support/sqs';
 import { CLI, spawnWorker, type WorkerProcess } from '../support/workerProcess';
@@ -113,10 +118,20 @@ it('seed bounces and complaints published through SNS are suppressed, and the AP
   expect(anonymous.status).toBe(401);
 });
 
-describe('ses-worker suppression', () => {
+describe.each(REDIS_MODES)('ses-worker suppression on %s Redis', (mode) => {
+  let under: RedisUnderTest;
+  let redis: RedisClient;
+  beforeAll(async () => {
+    under = await startRedisUnderTest(mode);
+    redis = under.connect({ maxRetriesPerRequest: 1 });
+  }, 90_000);
+  afterAll(async () => {
+    redis?.disconnect();
+    await under?.stop();
+  });
   const env = () => ({
     PATH: process.env.PATH ?? '',
-    REDIS_URL: servers.redisServer.url,
+    ...under.env,
     BULLMQ_PREFIX: '{e2e-cli}',
   });
   // The note limit's checks, apart: were one to fail, the import test's counts would not move.
@@ -153,25 +168,6 @@ describe('ses-worker suppression', () => {
     expect(cli(['remove', 'ops@example.com']).code).toBe(0);
     expect(cli(['remove', 'ops@example.com']).code).toBe(1);
     expect(cli(['get', 'ops@example.com']).code).toBe(1);
-
-    const bad = cli(['get', 'not an address']);
-    expect(bad.code).toBe(65);
-    expect(bad.stderr).toBe(
-      'ses-worker: invalid address "not an address": expected one email address like user@example.com\n',
-    );
-    expect(cli(['add', 'x@example.com', '--scope', 'nowhere']).code).toBe(64);
-
-    // The API's note limit: 1,024 bytes of UTF-8 (513 × é is 1,026 bytes in 513 characters).
-    const longNote = cli(['add', 'x@example.com', '--note', 'é'.repeat(513)], undefined, notes);
-    expect(longNote.code).toBe(64);
-    expect(longNote.stderr).toBe('ses-worker: --note: at most 1024 bytes (UTF-8), got 1026\n');
-    expect(cli(['get', 'x@example.com'], undefined, notes).code).toBe(1);
-    expect(cli(['add', 'x@example.com', '--note', 'n'.repeat(1024)], undefined, notes).code).toBe(
-      0,
-    );
-    expect(
-      cli(['remove', 'x@example.com', '--note', 'n'.repeat(1025)], undefined, notes).code,
-    ).toBe(64);
   });
 
   it('imports CSV (SES export headers too) idempotently, reports bad rows, and round-trips through export', async () => {
@@ -239,26 +235,110 @@ describe('ses-worker suppression', () => {
     const [code] = (await once(slow, 'close')) as [number];
     expect(code).toBe(0);
     expect(piped.trim().split('\n')).toHaveLength(3001);
+  });
 
-    // A row whose note is over the limit is skipped like any bad row; the others are added.
-    const rowsWithNotes = [
-      { address: 'noted-1@example.net', note: 'n'.repeat(1024) },
-      { address: 'noted-2@example.net', note: 'é'.repeat(513) },
-      { address: 'noted-3@example.net' },
-    ];
-    const noted = cli(
-      ['import', '-', '--format', 'jsonl'],
-      rowsWithNotes.map((row) => JSON.stringify(row)).join('\n'),
-      notes,
+  // What follows depends on no Redis at all, or on nothing the server kind changes.
+  if (mode === 'single')
+    it('refuses bad arguments, and notes over the API’s limit, row by row on import', () => {
+      const bad = cli(['get', 'not an address']);
+      expect(bad.code).toBe(65);
+      expect(bad.stderr).toBe(
+        'ses-worker: invalid address "not an address": expected one email address like user@example.com\n',
+      );
+      expect(cli(['add', 'x@example.com', '--scope', 'nowhere']).code).toBe(64);
+
+      // The API's note limit: 1,024 bytes of UTF-8 (513 × é is 1,026 bytes in 513 characters).
+      const longNote = cli(['add', 'x@example.com', '--note', 'é'.repeat(513)], undefined, notes);
+      expect(longNote.code).toBe(64);
+      expect(longNote.stderr).toBe('ses-worker: --note: at most 1024 bytes (UTF-8), got 1026\n');
+      expect(cli(['get', 'x@example.com'], undefined, notes).code).toBe(1);
+      expect(cli(['add', 'x@example.com', '--note', 'n'.repeat(1024)], undefined, notes).code).toBe(
+        0,
+      );
+      expect(
+        cli(['remove', 'x@example.com', '--note', 'n'.repeat(1025)], undefined, notes).code,
+      ).toBe(64);
+
+      // A row whose note is over the limit is skipped like any bad row; the others are added.
+      const rowsWithNotes = [
+        { address: 'noted-1@example.net', note: 'n'.repeat(1024) },
+        { address: 'noted-2@example.net', note: 'é'.repeat(513) },
+        { address: 'noted-3@example.net' },
+      ];
+      const noted = cli(
+        ['import', '-', '--format', 'jsonl'],
+        rowsWithNotes.map((row) => JSON.stringify(row)).join('\n'),
+        notes,
+      );
+      expect(noted.code).toBe(65);
+      expect(lines(noted.stdout)).toEqual([{ rows: 3, added: 2, invalid: 1 }]);
+      expect(noted.stderr).toContain(
+        'skipped line 2: note: at most 1024 bytes (UTF-8), got 1026\n',
+      );
+      expect(cli(['get', 'noted-2@example.net'], undefined, notes).code).toBe(1);
+      expect(cli(['get', 'noted-3@example.net'], undefined, notes).code).toBe(0);
+      // The note for rows without one is checked before any row is read.
+      const defaultNote = cli(['import', '-', '--note', 'n'.repeat(1025)], '', notes);
+      expect(defaultNote.code).toBe(64);
+      expect(defaultNote.stderr).toBe('ses-worker: --note: at most 1024 bytes (UTF-8), got 1025\n');
+    });
+
+  it('a change the replicas do not confirm (REDIS_MIN_REPLICAS_ACK) exits 69 and says so', () => {
+    // More replicas than each master has: none on one server, one each on the cluster.
+    const replicas = mode === 'single' ? 1 : 2;
+    const result = spawnSync(process.execPath, [CLI, 'suppression', 'add', 'acked@example.com'], {
+      env: {
+        ...env(),
+        BULLMQ_PREFIX: '{e2e-cli-acks}',
+        REDIS_MIN_REPLICAS_ACK: String(replicas),
+        REDIS_REPLICAS_ACK_TIMEOUT_MS: '100',
+      },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(69);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `ses-worker: the change is on the Redis master but its replicas did not confirm it (${replicas - 1} of ${replicas} replicas confirmed the writes within 100 ms): a failover could lose it; run the command again (REDIS_MIN_REPLICAS_ACK)\n`,
     );
-    expect(noted.code).toBe(65);
-    expect(lines(noted.stdout)).toEqual([{ rows: 3, added: 2, invalid: 1 }]);
-    expect(noted.stderr).toContain('skipped line 2: note: at most 1024 bytes (UTF-8), got 1026\n');
-    expect(cli(['get', 'noted-2@example.net'], undefined, notes).code).toBe(1);
-    expect(cli(['get', 'noted-3@example.net'], undefined, notes).code).toBe(0);
-    // The note for rows without one is checked before any row is read.
-    const defaultNote = cli(['import', '-', '--note', 'n'.repeat(1025)], '', notes);
-    expect(defaultNote.code).toBe(64);
-    expect(defaultNote.stderr).toBe('ses-worker: --note: at most 1024 bytes (UTF-8), got 1025\n');
+  });
+
+  it('migrate moves a list the version before buckets wrote, and says what it moved', async () => {
+    const prefix = '{e2e-cli-legacy}';
+    const to = 'legacy@example.com' as EmailAddress;
+    await writeLegacyLayout(redis, prefix, [
+      {
+        address: to,
+        changes: [
+          {
+            type: 'suppress',
+            scope: 'global',
+            reason: 'bounce',
+            evidence: { at: '2026-10-01T00:00:00.000Z', kind: 'bounce', feedbackId: 'old-1' },
+          },
+        ],
+        eventKey: `suppression/bounce/old-1/${to}`,
+      },
+    ]);
+    const migrated = cli(['migrate'], undefined, prefix);
+    expect(migrated.code).toBe(0);
+    expect(lines(migrated.stdout)).toEqual([
+      {
+        pass: 1,
+        entries: 1,
+        transientHistories: 0,
+        optIns: 0,
+        histories: 1,
+        markers: 1,
+        remaining: false,
+      },
+    ]);
+    const got = cli(['get', to], undefined, prefix);
+    expect(got.code).toBe(0);
+    expect(lines(got.stdout)[0]).toMatchObject({
+      entries: [{ reason: 'bounce', evidence: { feedbackId: 'old-1' } }],
+      history: [{ action: 'added' }],
+    });
+    expect(await redis.exists(`${prefix}:suppression:scope:global`)).toBe(0);
   });
 });

@@ -2,11 +2,12 @@
  * Writes the suppression list as the version before buckets did: its own script, kept as a
  * fixture (test/fixtures/legacy/applySuppressionChanges.layout1.lua, that version's file
  * unchanged), called as that version's store called it. The migration test starts from a list
- * written this way, not from keys a test made up.
+ * written this way, not from keys a test made up. Its keys share the prefix's hash tag: one
+ * slot on a cluster, as that version needed.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../adapters/redis/connection';
 import type { SuppressionNotification } from '../../domain/ports';
 import { SUPPRESSION_REASONS, type SuppressionChange } from '../../domain/suppression';
 
@@ -16,7 +17,7 @@ const SCRIPT = readFileSync(
 );
 
 export async function writeLegacyLayout(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   notifications: readonly SuppressionNotification[],
 ): Promise<string[][][]> {

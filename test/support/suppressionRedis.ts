@@ -1,37 +1,38 @@
 /**
  * Reads of the suppression list's Redis keys that tests make behind the store's back: every
- * bucket at once (adapters/redis/suppressionStore.ts describes the layout).
+ * bucket at once (adapters/redis/suppressionStore.ts describes the layout), on one server or a
+ * cluster.
  */
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../../adapters/redis/connection';
+import { pipelinePerNode } from '../../adapters/redis/pipelinePerNode';
 import { suppressionKeys } from '../../adapters/redis/suppressionStore';
 import { SUPPRESSION_BUCKETS } from '../../domain/suppression';
 
 const BUCKETS = Array.from({ length: SUPPRESSION_BUCKETS }, (_, b) => b);
 
 /** Records in the audit streams, all buckets together. */
-export async function auditLength(redis: Redis, prefix: string): Promise<number> {
+export async function auditLength(redis: RedisClient, prefix: string): Promise<number> {
   const keys = suppressionKeys(prefix);
-  const pipeline = redis.pipeline();
-  for (const b of BUCKETS) pipeline.xlen(keys.audit(b));
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.reduce((sum, [error, n]) => {
-    if (error) throw error;
-    return sum + (n as number);
-  }, 0);
+  const lengths = await pipelinePerNode(
+    redis,
+    BUCKETS.map((b) => ({ key: keys.audit(b), queue: (p) => p.xlen(keys.audit(b)) })),
+  );
+  return (lengths as number[]).reduce((sum, n) => sum + n, 0);
 }
 
 /** Scope → address → reason and count, read from every bucket's entries. */
 export async function storedEntries(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
 ): Promise<Map<string, Map<string, { reason: string; count: number }>>> {
   const keys = suppressionKeys(prefix);
-  const pipeline = redis.pipeline();
-  for (const b of BUCKETS) pipeline.hgetall(keys.entries(b));
+  const hashes = await pipelinePerNode(
+    redis,
+    BUCKETS.map((b) => ({ key: keys.entries(b), queue: (p) => p.hgetall(keys.entries(b)) })),
+  );
   const found = new Map<string, Map<string, { reason: string; count: number }>>();
-  for (const [error, fields] of (await pipeline.exec()) ?? []) {
-    if (error) throw error;
-    for (const [address, json] of Object.entries(fields as Record<string, string>)) {
+  for (const fields of hashes as Record<string, string>[]) {
+    for (const [address, json] of Object.entries(fields)) {
       const record = JSON.parse(json) as Record<string, { r: string; n: number }>;
       for (const [scope, entry] of Object.entries(record)) {
         if (!found.has(scope)) found.set(scope, new Map());
@@ -40,4 +41,11 @@ export async function storedEntries(
     }
   }
   return found;
+}
+
+/** Every key matching the pattern, from every master of a cluster; sorted. */
+export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
+  const found = await Promise.all(nodes.map((node) => node.keys(pattern)));
+  return found.flat().sort();
 }

@@ -1,13 +1,14 @@
 /**
  * `ses-worker suppression get|list|add|remove|import|export`: the suppression list from a
- * shell, straight on Redis (REDIS_URL, BULLMQ_PREFIX) — no running worker needed.
+ * shell, straight on Redis (REDIS_URL or REDIS_CLUSTER_NODES, BULLMQ_PREFIX) — no running worker
+ * needed. With REDIS_MIN_REPLICAS_ACK, a change is reported done once the replicas hold it.
  *
  * Results go to standard output (JSON lines, or CSV for export); progress and errors to
  * standard error. Import is idempotent per row: importing a file twice adds nothing the second
  * time.
  */
 import { describeRedis } from '../config';
-import { connectRedis } from '../../adapters/redis/connection';
+import { connectRedis, ReplicationError } from '../../adapters/redis/connection';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
@@ -23,7 +24,7 @@ import {
 import { normalizeEmailAddress, type EmailAddress } from '../../domain/address';
 import { fromValidationErrors } from '../../domain/codec/decodeError';
 import { fnv1a64 } from '../../domain/hash';
-import type { SuppressionStore } from '../../domain/ports';
+import type { SuppressionNotification, SuppressionStore } from '../../domain/ports';
 import {
   isSuppressionReason,
   noteProblem,
@@ -31,7 +32,6 @@ import {
   SUPPRESSION_REASONS,
   type SuppressionEntry,
   type SuppressionEvidence,
-  type SuppressionOutcome,
   type SuppressionReason,
   type SuppressionScope,
 } from '../../domain/suppression';
@@ -74,6 +74,12 @@ export async function withSuppressionStore(
     const own = makeSuppressionStore(redis, config.bullmqPrefix, config.suppression.store);
     return await command(sync.wrap(own), own);
   } catch (error) {
+    if (error instanceof ReplicationError) {
+      io.stderr.write(
+        `ses-worker: the change is on the Redis master but its replicas did not confirm it (${error.message}): a failover could lose it; run the command again (REDIS_MIN_REPLICAS_ACK)\n`,
+      );
+      return EXIT.unavailable;
+    }
     if (!(error instanceof CommandFailure)) throw error;
     io.stderr.write(`ses-worker: ${error.message}\n`);
     return error.exitCode;
@@ -355,18 +361,26 @@ export async function importCommand(
   let bytes = 0;
   input.on('data', (chunk: Buffer | string) => (bytes += chunk.length));
 
-  // Rows are applied a batch at a time: one connection pipelines the batch's scripts.
-  let batch: Promise<SuppressionOutcome>[] = [];
+  // Rows are applied 500 at a time, in order: each run of bare rows in one `applyAll`, each run
+  // of exported entries in one `restoreAll` (a script call per bucket, one wait for replicas).
+  let batch: ImportRow[] = [];
   let rows = 0;
   const flush = async () => {
-    for (const outcome of await Promise.all(batch))
-      tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
+    for (const run of runsOf(batch)) {
+      const outcomes =
+        run[0]!.kind === 'entry'
+          ? await store.restoreAll(run.map((row) => (row as EntryRow).entry))
+          : (await store.applyAll(run.map((row) => (row as BareRow).notification))).map(
+              (changes) => changes[0]!.outcome,
+            );
+      for (const outcome of outcomes) tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
+    }
     batch = [];
     progress.update(bytes, Math.max(size, bytes), summary(rows, tally, invalid.length));
   };
   const take = async (where: string, value: unknown) => {
     rows++;
-    const applied = importRow(store, value, defaultScope, defaultNote);
+    const applied = importRow(value, defaultScope, defaultNote);
     if (typeof applied === 'string') invalid.push(`${where}: ${applied}`);
     else batch.push(applied);
     if (batch.length >= 500) await flush();
@@ -416,6 +430,7 @@ export async function importCommand(
     }
     await flush();
   } catch (error) {
+    if (error instanceof ReplicationError) throw error;
     throw new CommandFailure(
       `import: ${file}: ${error instanceof Error ? error.message : String(error)}`,
       EXIT.dataError,
@@ -433,13 +448,34 @@ export async function importCommand(
   return invalid.length === 0 ? EXIT.ok : EXIT.dataError;
 }
 
-/** Applies one row, or says why it cannot. */
+/** An exported entry, restored as it was; or a bare row, added as a notification. */
+interface EntryRow {
+  readonly kind: 'entry';
+  readonly entry: SuppressionEntry;
+}
+interface BareRow {
+  readonly kind: 'bare';
+  readonly notification: SuppressionNotification;
+}
+type ImportRow = EntryRow | BareRow;
+
+/** The rows in runs of one kind, in order. */
+function runsOf(rows: readonly ImportRow[]): ImportRow[][] {
+  const runs: ImportRow[][] = [];
+  for (const row of rows) {
+    const last = runs.at(-1);
+    if (last !== undefined && last[0]!.kind === row.kind) last.push(row);
+    else runs.push([row]);
+  }
+  return runs;
+}
+
+/** What one row is to apply, or why it cannot be. */
 function importRow(
-  store: SuppressionStore,
   value: unknown,
   defaultScope: SuppressionScope,
   note: string | undefined,
-): Promise<SuppressionOutcome> | string {
+): ImportRow | string {
   const entry = EntryCodec.decode(value);
   if (!isLeft(entry)) {
     const address = normalizeEmailAddress(entry.right.address);
@@ -450,7 +486,7 @@ function importRow(
       return `invalid reason ${JSON.stringify(entry.right.reason)}`;
     if ([entry.right.firstAt, entry.right.lastAt].some((at) => Number.isNaN(Date.parse(at))))
       return 'firstAt and lastAt must be ISO 8601 times';
-    return store.restore({ ...(value as SuppressionEntry), address, scope });
+    return { kind: 'entry', entry: { ...(value as SuppressionEntry), address, scope } };
   }
   const decoded = RowCodec.decode(value);
   if (isLeft(decoded)) return fromValidationErrors(decoded.left).message;
@@ -466,10 +502,11 @@ function importRow(
   const noteTooLong = row.note === undefined ? null : noteProblem(row.note);
   if (noteTooLong !== null) return `note: ${noteTooLong}`;
   const rowNote = row.note ?? note;
-  return store
-    .apply(
+  return {
+    kind: 'bare',
+    notification: {
       address,
-      [
+      changes: [
         {
           type: 'suppress',
           scope,
@@ -482,9 +519,9 @@ function importRow(
         },
       ],
       // The same row imported again changes nothing.
-      `import/${fnv1a64([address, scope, reason, row.at ?? '', rowNote ?? ''])}`,
-    )
-    .then(([outcome]) => outcome!);
+      eventKey: `import/${fnv1a64([address, scope, reason, row.at ?? '', rowNote ?? ''])}`,
+    },
+  };
 }
 
 function withoutEmpty(record: Record<string, string>): Record<string, string> {

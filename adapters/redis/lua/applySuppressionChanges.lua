@@ -3,8 +3,8 @@ Applies a list of notifications' suppression changes, each to its own address, i
 script: one round trip for a whole SQS batch. Each notification is skipped if its marker exists
 and marks itself once applied, so a batch retried after half its work, or a notification seen
 again in another batch, changes nothing twice. Every key the script touches is in KEYS, and all
-of a notification's keys are in its address's bucket: a caller may split the list by bucket (a
-Redis Cluster slot) and call once per group.
+of a notification's keys are in its address's bucket (adopt's old hash aside): on Redis Cluster
+the caller splits the list by bucket (a slot) and calls once per bucket.
 
 An address's entries, all scopes together, are one field of its bucket's `entries` hash: a
 check looks an address up once whatever the scopes, and an entry costs no key of its own.
@@ -16,10 +16,11 @@ KEYS     the notifications' keys, each named by its position in KEYS
 
 ARGV[1] now (ms)   ARGV[2] marker TTL (s)   ARGV[3] history cap   ARGV[4] audit cap per bucket
 ARGV[5] the reasons, strongest first (JSON)
-ARGV[6] the notifications (JSON): { address, marker?, markWithHistory?, entries, counts, audit,
-        history, transient, lifted, changes: [{ type, at, scope?, ... }] }, key fields being
-        KEYS positions. markWithHistory: the marker is written only if the address has
-        transient history once the whole list is applied (deliveries).
+ARGV[6] the notifications (JSON): { address, marker?, markWithHistory?, markerSeconds?, entries,
+        counts, audit, history, transient, lifted, changes: [{ type, at, scope?, ... }] }, key
+        fields being KEYS positions. markWithHistory: the marker is written only if the address
+        has transient history once the whole list is applied (deliveries). markerSeconds: the
+        marker's TTL when not ARGV[2].
 
 Returns, per notification, per change: { outcome, scope, reason, previousReason } ('' = none),
 reason being the entry's reason after the change and previousReason the one before.
@@ -212,6 +213,8 @@ end
 -- notification applied by a new replica while old ones still ran) as the notifications behind
 -- both would have been. The old field is deleted only if it still holds what was read, so an
 -- old replica's later write to it is moved by the next pass. Its history moves separately.
+-- Without `legacy` (a cluster: the old hash is in another slot) the caller deletes the field
+-- afterwards, and the notification's marker keeps a retry from merging it twice.
 local function adopt(change)
   local old = change.entry
   old.evidenceAt = old.evidenceAt or old.firstAt
@@ -235,8 +238,10 @@ local function adopt(change)
     end
   end
   writeEntry(record, change.scope, entry, oldReason)
-  local legacyKey = KEYS[change.legacy]
-  if redis.call('HGET', legacyKey, address) == change.raw then redis.call('HDEL', legacyKey, address) end
+  local legacyKey = change.legacy and KEYS[change.legacy]
+  if legacyKey and redis.call('HGET', legacyKey, address) == change.raw then
+    redis.call('HDEL', legacyKey, address)
+  end
   return outcome, change.scope, entry.reason, oldReason
 end
 
@@ -281,7 +286,7 @@ for n, notification in ipairs(notifications) do
     if markerKey and notification.markWithHistory then
       deliveryMarkers[markerKey] = transientKey
     elseif markerKey then
-      redis.call('SET', markerKey, '1', 'EX', markerTtl)
+      redis.call('SET', markerKey, '1', 'EX', notification.markerSeconds or markerTtl)
     end
   end
   results[n] = applied

@@ -5,7 +5,12 @@ describe('suppression configuration', () => {
   it('defaults: 3 transient bounces in 7 days, markers for 30 days, 50 audit records per address', () => {
     expect(loadConfig({}).suppression).toEqual({
       policy: { transientThreshold: 3, transientWindowMs: 7 * 86_400_000 },
-      store: { dedupeSeconds: 30 * 86_400, historyPerAddress: 50, auditMax: 100_000 },
+      store: {
+        dedupeSeconds: 30 * 86_400,
+        historyPerAddress: 50,
+        auditMax: 100_000,
+        replicasAck: { replicas: 0, timeoutMs: 2000 },
+      },
     });
   });
 
@@ -17,10 +22,17 @@ describe('suppression configuration', () => {
         SUPPRESSION_DEDUPE_SECONDS: '86400',
         SUPPRESSION_HISTORY_MAX: '10',
         SUPPRESSION_AUDIT_MAX: '5000',
+        REDIS_MIN_REPLICAS_ACK: '1',
+        REDIS_REPLICAS_ACK_TIMEOUT_MS: '500',
       }).suppression,
     ).toEqual({
       policy: { transientThreshold: 0, transientWindowMs: 3_600_000 },
-      store: { dedupeSeconds: 86_400, historyPerAddress: 10, auditMax: 5000 },
+      store: {
+        dedupeSeconds: 86_400,
+        historyPerAddress: 10,
+        auditMax: 5000,
+        replicasAck: { replicas: 1, timeoutMs: 500 },
+      },
     });
   });
 
