@@ -55,6 +55,7 @@ type Mode = (typeof MODES)[number];
 interface NodeStats {
   readonly calls: ReadonlyMap<string, number>;
   readonly cpuSeconds: number;
+  readonly usedMemory: number;
   readonly errors: ReadonlyMap<string, number>;
 }
 
@@ -78,10 +79,14 @@ interface DrainFigures {
   readonly busiestTop: string;
   readonly errors: string;
   readonly suppressionCounts: string;
+  /** Redis memory a completed job holds while it is kept (JOB_KEEP_COMPLETED_SECONDS). */
+  readonly bytesPerCompletedJob: number;
+  /** What stays once they are gone: suppression entries, markers, reputation windows. */
+  readonly bytesKeptPerMessage: number;
 }
 
 async function nodeStats(master: Redis): Promise<NodeStats> {
-  const info = await master.info('commandstats', 'cpu', 'errorstats');
+  const info = await master.info('commandstats', 'cpu', 'errorstats', 'memory');
   const calls = new Map<string, number>();
   for (const [, name, n] of info.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm))
     calls.set(name!, Number(n));
@@ -89,7 +94,12 @@ async function nodeStats(master: Redis): Promise<NodeStats> {
   for (const [, name, n] of info.matchAll(/^errorstat_(\S+):count=(\d+)/gm))
     errors.set(name!, Number(n));
   const cpu = (field: string) => Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1]);
-  return { calls, cpuSeconds: cpu('used_cpu_user') + cpu('used_cpu_sys'), errors };
+  return {
+    calls,
+    cpuSeconds: cpu('used_cpu_user') + cpu('used_cpu_sys'),
+    usedMemory: cpu('used_memory'),
+    errors,
+  };
 }
 
 /** `after` minus `before`, per name. */
@@ -152,6 +162,20 @@ async function jobsIn(redis: RedisClient, prefix: string): Promise<number> {
   }
 }
 
+async function cleanCompletedJobs(redis: RedisClient, prefix: string): Promise<void> {
+  const jobQueues = makeJobQueues(redis, prefix, {
+    attempts: 1,
+    backoffMs: 1000,
+    keepCompletedSeconds: 3600,
+    keepFailedSeconds: 3600,
+  });
+  try {
+    await Promise.all([...jobQueues.queues.values()].map((q) => q.clean(0, 0, 'completed')));
+  } finally {
+    await jobQueues.close();
+  }
+}
+
 async function main(): Promise<void> {
   if (!Number.isInteger(MESSAGES) || MESSAGES < 1)
     throw new Error(`BENCH_MESSAGES must be a positive integer, not ${process.env.BENCH_MESSAGES}`);
@@ -201,7 +225,8 @@ async function main(): Promise<void> {
             `${(figures.commands / MESSAGES).toFixed(2)} commands per message, ` +
             `master shares ${figures.shares.map(percent).join(' ')}, ` +
             `Redis CPU ${figures.redisCpuSeconds.toFixed(2)} s (busiest master ${figures.busiestMasterCpuSeconds.toFixed(2)} s), ` +
-            `worker CPU ${figures.workerCpuSeconds.toFixed(2)} s; busiest master's top commands: ${figures.busiestTop}` +
+            `worker CPU ${figures.workerCpuSeconds.toFixed(2)} s, ${Math.round(figures.bytesPerCompletedJob)} B per completed job; ` +
+            `busiest master's top commands: ${figures.busiestTop}` +
             (figures.errors === '' ? '' : `; errors: ${figures.errors}`),
         );
       }
@@ -284,6 +309,10 @@ async function drainAndCheck(
   await expectDrained(what, sqs, topology);
   await expectJobs(redis, prefix, expected, 'completed');
   const counts = await makeSuppressionStore(redis, prefix).counts();
+  // What the completed jobs kept for the dedupe window take, apart from what stays for good.
+  await cleanCompletedJobs(redis, prefix);
+  const cleaned = await Promise.all(deployment.masters.map(nodeStats));
+  const memory = (stats: readonly NodeStats[]) => sum(stats.map((s) => s.usedMemory));
   if (drain!.eventsCounted() !== expected.events)
     throw new Error(
       `${what}: metrics counted ${drain!.eventsCounted()} events, expected ${expected.events}`,
@@ -312,6 +341,8 @@ async function drainAndCheck(
       .join(', '),
     errors,
     suppressionCounts: JSON.stringify(counts.byReason),
+    bytesPerCompletedJob: (memory(after) - memory(cleaned)) / drain!.jobs(),
+    bytesKeptPerMessage: (memory(cleaned) - memory(before)) / MESSAGES,
   };
 }
 
@@ -349,6 +380,8 @@ function recordFigures(runs: ReadonlyMap<Mode, DrainFigures[]>, events: number):
     figures[`${mode}JobsPerRedisCpuSecond`] = Math.round(
       med(mode, (f) => f.jobs / f.redisCpuSeconds),
     );
+    figures[`${mode}BytesPerCompletedJob`] = Math.round(med(mode, (f) => f.bytesPerCompletedJob));
+    figures[`${mode}BytesKeptPerMessage`] = Math.round(med(mode, (f) => f.bytesKeptPerMessage));
   }
   record('cluster', {
     ...figures,
