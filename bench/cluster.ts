@@ -12,13 +12,18 @@
  *
  * Around each drain every master's INFO (commandstats, cpu, errorstats) is read, and the
  * difference gives its commands and CPU seconds: a master's share is its commands over all
- * masters' (target: none above 50 %). `ratio` is the cluster's rate over the single server's,
+ * masters' (target: none above 50 %). Each master is labelled with the queues it holds (the
+ * slot of their keys), and a queue's jobs over its master's CPU seconds say what one shard
+ * carries of that queue. Redis memory is read after the drain and again once the completed
+ * jobs are cleaned: what a completed job holds while JOB_KEEP_COMPLETED_SECONDS keeps it. `ratio` is the cluster's rate over the single server's,
  * the median of the per-round ratios. After each drain the queue and DLQ must be empty, every
  * job completed and none failed, the suppression jobs must have carried every notification and
  * the metrics jobs named every event once each, the metrics counted N events, and the
  * suppression list must hold the same counts in every mode. BENCH_MESSAGES overrides N.
  */
 import { SNSClient } from '@aws-sdk/client-sns';
+import type { Queue } from 'bullmq';
+import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { makeJobQueues } from '../adapters/bullmq/queues';
@@ -27,6 +32,7 @@ import { connectRedis, type RedisClient, type RedisTarget } from '../adapters/re
 import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
 import { startRedisCluster } from '../test/support/redisCluster';
 import { startRedis } from '../test/support/servers';
+import type { QueueName } from '../domain/jobs';
 import type { RunningWorker } from '../worker/main';
 import {
   counterTotal,
@@ -64,13 +70,19 @@ interface Deployment {
   readonly target: RedisTarget;
   readonly env: Readonly<Record<string, string>>;
   readonly masters: readonly Redis[];
+  /** Which of `masters` serves `key`. */
+  homeOf(key: string): Promise<number>;
 }
 
 interface DrainFigures {
   readonly perSec: number;
   readonly jobs: number;
-  /** Per master: its commands over all masters'. */
+  /** Per master: its commands over all masters', its CPU seconds, the queues it holds. */
   readonly shares: readonly number[];
+  readonly masterCpuSeconds: readonly number[];
+  readonly masterQueues: readonly string[];
+  /** Per queue that had jobs: its jobs over the CPU seconds of the master holding it. */
+  readonly queueShardJobsPerCpuSecond: ReadonlyMap<QueueName, number>;
   readonly commands: number;
   readonly redisCpuSeconds: number;
   readonly busiestMasterCpuSeconds: number;
@@ -134,7 +146,7 @@ function untilProcessed(
       if (deleted < MESSAGES)
         return { done: false, progress: deleted, state: `${deleted} of ${MESSAGES} deleted` };
       // Every job is added before its messages are deleted: now they are all there to count.
-      jobs ??= await jobsIn(redis, prefix);
+      jobs ??= sum((await jobsPerQueue(redis, prefix)).values());
       const completed = await outcomes('completed');
       events = await counterTotal(worker.metrics.sesEvents);
       return {
@@ -147,7 +159,12 @@ function untilProcessed(
   };
 }
 
-async function jobsIn(redis: RedisClient, prefix: string): Promise<number> {
+/** The worker's own queues under `prefix` (so their key layout, whatever it is), for `use`. */
+async function withQueues<T>(
+  redis: RedisClient,
+  prefix: string,
+  use: (queues: ReadonlyMap<QueueName, Queue>) => Promise<T>,
+): Promise<T> {
   const jobQueues = makeJobQueues(redis, prefix, {
     attempts: 1,
     backoffMs: 1000,
@@ -155,26 +172,34 @@ async function jobsIn(redis: RedisClient, prefix: string): Promise<number> {
     keepFailedSeconds: 3600,
   });
   try {
-    const counts = await Promise.all([...jobQueues.queues.values()].map((q) => q.getJobCounts()));
-    return sum(counts.flatMap((c) => Object.values(c)));
+    return await use(jobQueues.queues);
   } finally {
     await jobQueues.close();
   }
 }
 
-async function cleanCompletedJobs(redis: RedisClient, prefix: string): Promise<void> {
-  const jobQueues = makeJobQueues(redis, prefix, {
-    attempts: 1,
-    backoffMs: 1000,
-    keepCompletedSeconds: 3600,
-    keepFailedSeconds: 3600,
+/** Every job in each queue, whatever its state. */
+const jobsPerQueue = (redis: RedisClient, prefix: string) =>
+  withQueues(redis, prefix, async (queues) => {
+    const counts = new Map<QueueName, number>();
+    for (const [name, queue] of queues)
+      counts.set(name, sum(Object.values(await queue.getJobCounts())));
+    return counts;
   });
-  try {
-    await Promise.all([...jobQueues.queues.values()].map((q) => q.clean(0, 0, 'completed')));
-  } finally {
-    await jobQueues.close();
-  }
-}
+
+const cleanCompletedJobs = (redis: RedisClient, prefix: string) =>
+  withQueues(redis, prefix, (queues) =>
+    Promise.all([...queues.values()].map((q) => q.clean(0, 0, 'completed'))),
+  );
+
+/** The master (index) holding each queue: all of a queue's keys share its slot. */
+const queueHomes = (redis: RedisClient, prefix: string, deployment: Deployment) =>
+  withQueues(redis, prefix, async (queues) => {
+    const homes = new Map<QueueName, number>();
+    for (const [name, queue] of queues)
+      homes.set(name, await deployment.homeOf(queue.toKey('wait')));
+    return homes;
+  });
 
 async function main(): Promise<void> {
   if (!Number.isInteger(MESSAGES) || MESSAGES < 1)
@@ -196,11 +221,17 @@ async function main(): Promise<void> {
     target: { kind: 'single', url: server.url },
     env: { REDIS_URL: server.url },
     masters: [direct(server.port)],
+    homeOf: () => Promise.resolve(0),
   };
+  const masterNodes = await cluster.masters();
   const clustered: Deployment = {
     target: cluster.target,
     env: { REDIS_CLUSTER_NODES: cluster.seeds },
-    masters: (await cluster.masters()).map((node) => direct(node.port)),
+    masters: masterNodes.map((node) => direct(node.port)),
+    async homeOf(key) {
+      const node = await cluster.masterOf(calculateSlot(key));
+      return masterNodes.findIndex((master) => master.port === node.port);
+    },
   };
   const deployments: Record<Mode, Deployment> = {
     single,
@@ -223,7 +254,12 @@ async function main(): Promise<void> {
         console.log(
           `round ${round}, ${mode}: ${Math.round(figures.perSec)}/s, ${figures.jobs} jobs, ` +
             `${(figures.commands / MESSAGES).toFixed(2)} commands per message, ` +
-            `master shares ${figures.shares.map(percent).join(' ')}, ` +
+            `masters (queues held: commands, CPU) ${figures.shares
+              .map(
+                (share, i) =>
+                  `[${figures.masterQueues[i] || '-'}: ${percent(share)}, ${figures.masterCpuSeconds[i]!.toFixed(2)} s]`,
+              )
+              .join(' ')}, ` +
             `Redis CPU ${figures.redisCpuSeconds.toFixed(2)} s (busiest master ${figures.busiestMasterCpuSeconds.toFixed(2)} s), ` +
             `worker CPU ${figures.workerCpuSeconds.toFixed(2)} s, ${Math.round(figures.bytesPerCompletedJob)} B per completed job; ` +
             `busiest master's top commands: ${figures.busiestTop}` +
@@ -289,6 +325,7 @@ async function drainAndCheck(
     { write: (line: string) => void (/"msg":"job /.test(line) && failures.push(line)) },
   );
   let drain: ReturnType<typeof untilProcessed> | null = null;
+  const homes = await queueHomes(redis, prefix, deployment);
   const before = await Promise.all(deployment.masters.map(nodeStats));
   const cpuFrom = process.cpuUsage();
   const seconds = await timeDrain(what, async () => {
@@ -309,6 +346,7 @@ async function drainAndCheck(
   await expectDrained(what, sqs, topology);
   await expectJobs(redis, prefix, expected, 'completed');
   const counts = await makeSuppressionStore(redis, prefix).counts();
+  const jobs = await jobsPerQueue(redis, prefix);
   // What the completed jobs kept for the dedupe window take, apart from what stays for good.
   await cleanCompletedJobs(redis, prefix);
   const cleaned = await Promise.all(deployment.masters.map(nodeStats));
@@ -330,6 +368,18 @@ async function drainAndCheck(
     perSec: MESSAGES / seconds,
     jobs: drain!.jobs(),
     shares: perMaster.map((n) => n / commands),
+    masterCpuSeconds: cpuSeconds,
+    masterQueues: deployment.masters.map((_, i) =>
+      [...homes]
+        .filter(([, home]) => home === i)
+        .map(([name]) => name)
+        .join('+'),
+    ),
+    queueShardJobsPerCpuSecond: new Map(
+      [...jobs]
+        .filter(([, n]) => n > 0)
+        .map(([name, n]) => [name, n / cpuSeconds[homes.get(name)!]!] as const),
+    ),
     commands,
     redisCpuSeconds: sum(cpuSeconds),
     busiestMasterCpuSeconds: cpuSeconds[busiest]!,
@@ -368,6 +418,9 @@ function recordFigures(runs: ReadonlyMap<Mode, DrainFigures[]>, events: number):
     masterShares: of('cluster')[medianRound]!.shares.map(round3),
     ackMaxMasterShare: median(of('clusterAck').map((f) => round3(Math.max(...f.shares)))),
     busiestMasterTopCommands: of('cluster')[medianRound]!.busiestTop,
+    masterQueues: of('cluster')
+      [medianRound]!.masterQueues.map((queues) => queues || '-')
+      .join(' | '),
   };
   for (const mode of MODES) {
     figures[`${mode}CommandsPerMessage`] = round3(med(mode, (f) => f.commands / MESSAGES));
@@ -383,6 +436,12 @@ function recordFigures(runs: ReadonlyMap<Mode, DrainFigures[]>, events: number):
     figures[`${mode}BytesPerCompletedJob`] = Math.round(med(mode, (f) => f.bytesPerCompletedJob));
     figures[`${mode}BytesKeptPerMessage`] = Math.round(med(mode, (f) => f.bytesKeptPerMessage));
   }
+  // What one shard's CPU second carries of a queue's jobs (BullMQ's work on them, plus the
+  // share of the store's that shard also holds): on the cluster, where each queue has its own.
+  for (const name of of('cluster')[0]!.queueShardJobsPerCpuSecond.keys())
+    figures[`${name}ShardJobsPerCpuSecond`] = Math.round(
+      med('cluster', (f) => f.queueShardJobsPerCpuSecond.get(name) ?? 0),
+    );
   record('cluster', {
     ...figures,
     messages: MESSAGES,
