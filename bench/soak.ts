@@ -33,7 +33,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Queue } from 'bullmq';
+import { openQueue } from '../adapters/bullmq/layout';
 import { isLeft } from 'fp-ts/Either';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -305,9 +305,7 @@ async function main(): Promise<void> {
   });
   const sns = new SNSClient(sdk);
   const redisClient = new Redis(redis.url, { maxRetriesPerRequest: null });
-  const queues = QUEUE_NAMES.map(
-    (name) => new Queue(name, { connection: redisClient, prefix: '{soak}' }),
-  );
+  const queues = QUEUE_NAMES.map((name) => openQueue(name, redisClient, '{soak}'));
   const expected: Expected = {
     poison: 0,
     events: 0,
@@ -447,11 +445,12 @@ async function main(): Promise<void> {
       }
     }
     const retained: Record<string, number> = {};
-    for (const queue of queues) {
+    for (const [i, queue] of queues.entries()) {
+      const name = QUEUE_NAMES[i]!; // ours, not BullMQ's `{name}`
       const counts = await queue.getJobCounts();
-      retained[queue.name] = counts.completed ?? 0;
+      retained[name] = counts.completed ?? 0;
       const pending = Object.entries(counts).filter(([state, n]) => state !== 'completed' && n > 0);
-      if (pending.length > 0) problems.push(`${queue.name} still holds ${JSON.stringify(counts)}`);
+      if (pending.length > 0) problems.push(`${name} still holds ${JSON.stringify(counts)}`);
     }
     if (problems.length > 0) {
       throw new Error(`the soak lost track of messages:\n  ${problems.join('\n  ')}`);

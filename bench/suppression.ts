@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { queueLocation } from '../adapters/bullmq/layout';
 import { makeJobQueues } from '../adapters/bullmq/queues';
 import { startHttpServer } from '../adapters/http/server';
 import { suppressionRoutes } from '../adapters/http/suppressionRoutes';
@@ -114,12 +115,13 @@ async function drain(
   let finished!: () => void;
   const allDone = new Promise<void>((resolve) => (finished = resolve));
   const started = performance.now();
+  const at = queueLocation(prefix, 'suppression');
   const worker = new Worker<SuppressionData>(
-    'suppression',
+    at.name,
     (job) => processorFor(connection)(job.data, job),
     {
       connection,
-      prefix,
+      prefix: at.prefix,
       concurrency: CONCURRENCY,
     },
   );

@@ -31,3 +31,15 @@ export function fnv1a64Text(text: string): string {
 export function fnv1a64(parts: readonly string[]): string {
   return fnv1a64Text(parts.map((p) => `${p.length}:${p}`).join(''));
 }
+
+/**
+ * FNV-1a, 32 bits, of the text's UTF-16 code units: for spreading keys over buckets, where it
+ * runs once per event and only has to be stable and even.
+ */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -17,6 +17,7 @@
  * are zero and the outcomes stand in. A setup publishing Send for some mail only gets the
  * better of the two estimates, and a rate never exceeds 100 %.
  */
+import { fnv1a32 } from './hash';
 import type { CountedEvent } from './jobs';
 
 export const REPUTATION_METRICS = [
@@ -131,6 +132,21 @@ export type WindowName = (typeof WINDOWS)[number]['name'];
 export const MINUTE_BUCKET_RETENTION_MS = 7 * 24 * HOUR_MS + HOUR_MS;
 /** Hour buckets also feed the status page's 24-hour rate, drawn over the last 7 days. */
 export const HOUR_BUCKET_RETENTION_MS = 8 * 24 * HOUR_MS + HOUR_MS;
+
+/**
+ * The windows and the events' first-sight markers are spread over this many buckets, each a
+ * Redis hash tag of its own, so that on Redis Cluster the counting spreads over up to this many
+ * shards, while an event's marker and its counts stay in one slot (one script, atomic per
+ * event). Every read of a window fans out to all buckets (each evaluation reads about 290 hashes
+ * per bucket), so this is kept well below the suppression list's 256: sixteen still spread the
+ * writes evenly over three masters, and over up to sixteen shards.
+ *
+ * An event's bucket decides where its marker is: changing the count would let an event
+ * redelivered across the change be counted twice (within METRICS_DEDUPE_SECONDS), nothing worse.
+ */
+export const REPUTATION_BUCKETS = 16;
+
+export const reputationBucket = (eventId: string): number => fnv1a32(eventId) % REPUTATION_BUCKETS;
 
 /**
  * The buckets that add up to the `minutes` minutes ending with minute `endMinute` (inclusive;

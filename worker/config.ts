@@ -20,7 +20,12 @@ import {
   type ReputationThresholds,
 } from '../domain/reputation';
 import type { SuppressionStoreOptions } from '../adapters/redis/suppressionStore';
-import type { ClusterSeed, ReplicasAck, RedisTarget } from '../adapters/redis/connection';
+import {
+  keyBase,
+  type ClusterSeed,
+  type ReplicasAck,
+  type RedisTarget,
+} from '../adapters/redis/connection';
 import { EmailAddressFromString } from '../domain/codec/scalars';
 import { FAILED_VERDICT_HANDLINGS } from '../domain/forwarding/policy';
 import { forwardingConfig, type ForwardingConfig } from './forwardingConfig';
@@ -68,12 +73,16 @@ const nonEmpty = new t.Type<string, string, unknown>(
   t.identity,
 );
 
-/** BullMQ joins prefix, queue and id with `:`; Redis Cluster needs a `{hash tag}` here. */
+/**
+ * The base of every key. BullMQ joins prefix, queue and id with `:`. Braces are ignored (`{ses}`
+ * and `ses` give the same keys): each queue and bucket brings its own hash tag
+ * (adapters/bullmq/layout.ts); the prefix as written still finds what the layout before left.
+ */
 const bullmqPrefix = new t.Type<string, string, unknown>(
-  'a key prefix without ":" (e.g. {ses})',
+  'a key prefix without ":" (e.g. ses; braces are ignored)',
   (u): u is string => typeof u === 'string',
   (u, c) =>
-    typeof u === 'string' && u !== '' && !u.includes(':') ? t.success(u) : t.failure(u, c),
+    typeof u === 'string' && keyBase(u) !== '' && !u.includes(':') ? t.success(u) : t.failure(u, c),
   t.identity,
 );
 

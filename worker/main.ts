@@ -13,6 +13,7 @@ import {
 } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import { makeJobQueues, type JobQueues } from '../adapters/bullmq/queues';
+import type { QueueLayout } from '../adapters/bullmq/layout';
 import { startQueueWorker } from '../adapters/bullmq/workers';
 import { makeSmtpSender } from '../adapters/mail/smtp';
 import { makeS3Client, makeStoredMessages } from '../adapters/s3/messages';
@@ -40,13 +41,14 @@ import {
 import { startPollers, type Pollers } from '../adapters/sqs/pollers';
 import type { DomainEvent } from '../domain/events';
 import type { SuppressionStore } from '../domain/ports';
-import type {
-  ForwardJob,
-  InboundJob,
-  MetricsJob,
-  QueueName,
-  SuppressionBatchJob,
-  SuppressionJob,
+import {
+  QUEUE_NAMES,
+  type ForwardJob,
+  type InboundJob,
+  type MetricsJob,
+  type QueueName,
+  type SuppressionBatchJob,
+  type SuppressionJob,
 } from '../domain/jobs';
 import { loggableError } from '../domain/redact';
 import { redactJobId } from '../domain/routing';
@@ -54,6 +56,7 @@ import type { WorkerConfig } from './config';
 import { makeEnqueueGate } from './enqueueGate';
 import { ingestBatch } from './ingest';
 import { startLegacyMigration } from './legacyMigration';
+import { startPreviousLayoutDrain, type DrainableQueue } from './previousLayoutDrain';
 import type { ForwardingConfig } from './forwardingConfig';
 import type { Forwarder } from './processors/forward';
 import { makeInboundProcessor } from './processors/inbound';
@@ -117,7 +120,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     redis.on('ready', () => redisErrors.ready(name));
   }
 
-  const jobQueues: JobQueues = makeJobQueues(producerRedis, config.bullmqPrefix, config.jobs);
+  const jobQueues: JobQueues = makeJobQueues(
+    producerRedis,
+    config.bullmqPrefix,
+    config.jobs,
+    config.replicasAck,
+  );
   const sqs: SQSClient | null = ingests
     ? makeSqsClient({
         region: config.sqs.region,
@@ -148,7 +156,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           workerStore,
         });
 
-  const workers: Worker[] = processes
+  const processors: Processors | null = processes
     ? startProcessors(
         options,
         workerRedis,
@@ -156,7 +164,19 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         metrics,
         sesSync?.wrap(workerStore, 'worker') ?? workerStore,
       )
-    : [];
+    : null;
+  const workers: Worker[] = processors?.workers ?? [];
+  // Jobs an upgrade left in the previous key layout's queues, run by the same processors.
+  const previousLayoutDrain =
+    processors === null
+      ? null
+      : startPreviousLayoutDrain({
+          connection: workerRedis,
+          bullmqPrefix: config.bullmqPrefix,
+          queues: [...processors.drainable, ...(sesSync?.drainable ?? [])],
+          policy: config.jobs,
+          log,
+        });
 
   const pollers: Pollers | null =
     sqs === null ? null : startIngest(options, sqs, jobQueues, metrics, () => stopping);
@@ -208,7 +228,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const shutdown = async (http: HttpServer | null) => {
     stopping = true;
     await waitingFor('the batches in hand', log, pollers?.stop());
-    await waitingFor('the active jobs', log, Promise.all(workers.map((w) => w.close())));
+    await waitingFor(
+      'the active jobs',
+      log,
+      // The drain first: its inbound jobs may fan out through the forwarder, which closes with
+      // the current inbound worker.
+      (async () => {
+        await previousLayoutDrain?.stop();
+        await Promise.all(workers.map((w) => w.close()));
+      })(),
+    );
     await waitingFor('SES sync', log, sesSync?.stop());
     await waitingFor('the reputation evaluator', log, evaluator?.stop());
     await waitingFor('the suppression list move', log, legacyMigration.stop());
@@ -351,13 +380,19 @@ function startIngest(
   });
 }
 
+interface Processors {
+  readonly workers: Worker[];
+  /** The same processors, for the queues of the previous key layout (previousLayoutDrain.ts). */
+  readonly drainable: DrainableQueue[];
+}
+
 function startProcessors(
   options: WorkerOptions,
   workerRedis: RedisClient,
   redisErrors: RedisConnectionErrors,
   metrics: Metrics,
   store: SuppressionStore,
-): Worker[] {
+): Processors {
   const { config, log } = options;
   const common = {
     connection: workerRedis,
@@ -393,42 +428,59 @@ function startProcessors(
   };
   const forwarder =
     config.forwarding === null ? null : makeForwarder(options, workerRedis, config.forwarding);
-  const inbound = startQueueWorker<InboundJob | ForwardJob>({
-    ...common,
-    queue: 'inbound',
-    process: makeInboundProcessor({ metrics, log, forwarder }),
-  });
-  // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished.
+  const processInbound = makeInboundProcessor({ metrics, log, forwarder });
+  const processSuppression = makeSuppressionProcessor(store, config.suppression.policy, metrics);
+  const processMetrics = makeMetricsProcessor(
+    metrics,
+    makeReputationStore(workerRedis, {
+      keyPrefix: config.bullmqPrefix,
+      markerTtlSeconds: config.metricsDedupeSeconds,
+      maxConfigurationSets: config.metricsMaxConfigurationSets,
+      maxIdentities: config.metricsMaxIdentities,
+    }),
+    {
+      maxConfigurationSets: config.metricsMaxConfigurationSets,
+      maxTemplates: config.metricsMaxTemplates,
+    },
+  );
+  const starters: Record<QueueName, (layout: QueueLayout) => Worker> = {
+    suppression: (layout) =>
+      startQueueWorker<SuppressionBatchJob | SuppressionJob>({
+        ...common,
+        layout,
+        queue: 'suppression',
+        process: processSuppression,
+      }),
+    inbound: (layout) =>
+      startQueueWorker<InboundJob | ForwardJob>({
+        ...common,
+        layout,
+        queue: 'inbound',
+        process: processInbound,
+      }),
+    metrics: (layout) =>
+      startQueueWorker<MetricsJob>({
+        ...common,
+        layout,
+        queue: 'metrics',
+        process: processMetrics,
+      }),
+  };
+  const inbound = starters.inbound('current');
+  // The forwarder's clients (fan-out queue, SMTP, S3) close once its worker has finished (a
+  // drain of the previous layout's inbound queue is stopped before: see the shutdown).
   inbound.on('closed', () => {
     forwarder
       ?.close()
       .catch((error: Error) => log.warn({ err: loggableError(error) }, 'forwarder close'));
   });
-  return [
-    startQueueWorker<SuppressionBatchJob | SuppressionJob>({
-      ...common,
-      queue: 'suppression',
-      process: makeSuppressionProcessor(store, config.suppression.policy, metrics),
-    }),
-    inbound,
-    startQueueWorker<MetricsJob>({
-      ...common,
-      queue: 'metrics',
-      process: makeMetricsProcessor(
-        metrics,
-        makeReputationStore(workerRedis, {
-          keyPrefix: config.bullmqPrefix,
-          markerTtlSeconds: config.metricsDedupeSeconds,
-          maxConfigurationSets: config.metricsMaxConfigurationSets,
-          maxIdentities: config.metricsMaxIdentities,
-        }),
-        {
-          maxConfigurationSets: config.metricsMaxConfigurationSets,
-          maxTemplates: config.metricsMaxTemplates,
-        },
-      ),
-    }),
-  ];
+  return {
+    workers: [starters.suppression('current'), inbound, starters.metrics('current')],
+    drainable: QUEUE_NAMES.map((queue) => ({
+      queue,
+      startPreviousLayoutWorker: () => starters[queue]('previous'),
+    })),
+  };
 }
 
 /**
@@ -441,6 +493,8 @@ function makeForwarder(
   forwarding: ForwardingConfig,
 ): Forwarder & { close(): Promise<void> } {
   const { config } = options;
+  // No REDIS_MIN_REPLICAS_ACK wait here: `forward` jobs go to the `received` job's own queue, so
+  // to the same master; a failover that lost them lost that job's completion too, and it reruns.
   const fanOut = makeJobQueues(workerRedis, config.bullmqPrefix, config.jobs);
   const s3 = makeS3Client({
     region: config.sqs.region,

@@ -14,9 +14,10 @@
  * step reads the entry as it is when the job runs, so a job that arrives late does what is right
  * now (an entry lifted meanwhile is not put; one suppressed again is not deleted).
  */
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
+import { openQueue, queueLocation, type QueueLayout } from '../adapters/bullmq/layout';
 import { jobOptions, type JobPolicy } from '../adapters/bullmq/queues';
 import type { SesSyncMetrics } from '../adapters/metrics/sesSync';
 import type { SesSyncState } from '../adapters/redis/sesSyncState';
@@ -34,7 +35,7 @@ import {
   type SesSyncJob,
   type SesSyncMode,
 } from '../domain/sesSync';
-import type { SuppressionChange, SuppressionOutcome } from '../domain/suppression';
+import type { SuppressionChange } from '../domain/suppression';
 
 export const SES_SYNC_QUEUE = 'ses-sync';
 
@@ -59,9 +60,7 @@ export function makeSesSyncQueue(
   prefix: string,
   policy: JobPolicy,
 ): SesSyncQueue {
-  const queue: SesSyncQueue = new Queue(SES_SYNC_QUEUE, {
-    connection,
-    prefix,
+  const queue: SesSyncQueue = openQueue<SesSyncJob>(SES_SYNC_QUEUE, connection, prefix, {
     defaultJobOptions: {
       ...jobOptions(policy),
       backoff: { type: SES_SYNC_BACKOFF, delay: policy.backoffMs },
@@ -93,16 +92,11 @@ export async function addSesSyncJobs(
 
 /** What the store's callers report after each apply. */
 export interface SesSyncHook {
-  afterApply(
-    address: EmailAddress,
-    changes: readonly SuppressionChange[],
-    outcomes: readonly SuppressionOutcome[],
-  ): Promise<void>;
+  afterApply(address: EmailAddress, changes: readonly SuppressionChange[]): Promise<void>;
 }
 
 /**
- * The jobs an apply calls for. A change to the global entry is looked at even when its outcome
- * is `unchanged`: a suppression job retried after this step failed finds its notification
+ * The jobs an apply calls for. A change to the global entry is looked at whatever its outcome: a suppression job retried after this step failed finds its notification
  * already applied, and must still get its push queued.
  */
 export function makeSesSyncHook(deps: {
@@ -112,14 +106,14 @@ export function makeSesSyncHook(deps: {
   readonly queue: SesSyncQueue;
 }): SesSyncHook {
   return {
-    async afterApply(address, changes, outcomes) {
+    async afterApply(address, changes) {
       if (!pushes(deps.mode)) return;
       const suppressesGlobally = changes.some(
         (c) => (c.type === 'suppress' && c.scope === 'global') || c.type === 'countTransient',
       );
-      const removedGlobally = changes.some(
-        (c, i) => c.type === 'remove' && c.scope === 'global' && outcomes[i] === 'removed',
-      );
+      // Whatever the remove's outcome: a DELETE retried after the replicas did not confirm the
+      // first (503) finds nothing left to remove, and must still get its SES delete queued.
+      const removedGlobally = changes.some((c) => c.type === 'remove' && c.scope === 'global');
       if (!suppressesGlobally && !removedGlobally) return;
       const [entry, record] = await Promise.all([
         deps.store.check([address], ['global']).then((found) => found.get(address) ?? null),
@@ -146,21 +140,13 @@ export function withSesSync(store: SuppressionStore, hook: SesSyncHook): Suppres
     ...store,
     async apply(address, changes, eventKey) {
       const outcomes = await store.apply(address, changes, eventKey);
-      await hook.afterApply(address, changes, outcomes);
+      await hook.afterApply(address, changes);
       return outcomes;
     },
     // The suppression processor applies a whole batch at once: each notification is reported.
     async applyAll(notifications) {
       const results = await store.applyAll(notifications);
-      await Promise.all(
-        notifications.map((n, i) =>
-          hook.afterApply(
-            n.address,
-            n.changes,
-            (results[i] ?? []).map((result) => result.outcome),
-          ),
-        ),
-      );
+      await Promise.all(notifications.map((n) => hook.afterApply(n.address, n.changes)));
       return results;
     },
   };
@@ -257,7 +243,10 @@ export const sesRequestSpacingMs = (ratePerSecond: number): number =>
  */
 export function startSesSyncWorker(options: {
   readonly connection: RedisClient;
+  /** BULLMQ_PREFIX, as configured. */
   readonly prefix: string;
+  /** The previous key layout only to drain it (adapters/bullmq/layout.ts). */
+  readonly layout?: QueueLayout;
   readonly ratePerSecond: number;
   readonly backoffMs: number;
   readonly lockMs: number;
@@ -266,9 +255,10 @@ export function startSesSyncWorker(options: {
   readonly log: Logger;
   readonly onOutcome?: (outcome: 'completed' | 'retrying' | 'failed') => void;
 }): Worker<SesSyncJob> {
-  const worker = new Worker<SesSyncJob>(SES_SYNC_QUEUE, (job) => options.process(job.data, job), {
+  const at = queueLocation(options.prefix, SES_SYNC_QUEUE, options.layout);
+  const worker = new Worker<SesSyncJob>(at.name, (job) => options.process(job.data, job), {
     connection: options.connection,
-    prefix: options.prefix,
+    prefix: at.prefix,
     // A request in flight while the next may start: a slow answer does not halve the rate.
     concurrency: Math.min(Math.max(2, options.ratePerSecond), 32),
     // Jobs start no faster than the rate; each request also waits its turn in Redis.

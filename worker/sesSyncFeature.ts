@@ -7,6 +7,7 @@
  * pulls (the next round resumes), but the worker keeps draining SQS and answering `check`.
  */
 import type { Worker } from 'bullmq';
+import type { QueueLayout } from '../adapters/bullmq/layout';
 import type { RedisClient } from '../adapters/redis/connection';
 import type { Logger } from 'pino';
 import type { SesSyncPanelView } from '../adapters/http/sesSyncPanel';
@@ -22,12 +23,14 @@ import {
   makeSesSyncHook,
   makeSesSyncProcessor,
   makeSesSyncQueue,
+  SES_SYNC_QUEUE,
   sesRequestSpacingMs,
   startSesSyncWorker,
   withSesSync,
   type SesSyncQueue,
 } from './sesSync';
 import { startPeriodicPull } from './sesSyncPull';
+import type { DrainableQueue } from './previousLayoutDrain';
 
 /** What the status page shows. */
 export type SesSyncView = SesSyncPanelView;
@@ -37,6 +40,8 @@ export interface SesSyncFeature {
   wrap(store: SuppressionStore, connection: 'producer' | 'worker'): SuppressionStore;
   /** `get` with what the sync knows of the address (pushed when, origin). */
   readonly view: () => Promise<SesSyncView>;
+  /** The `ses-sync` queue's processor for its previous key layout; [] when no worker runs it. */
+  readonly drainable: DrainableQueue[];
   stop(): Promise<void>;
 }
 
@@ -106,11 +111,13 @@ export function startSesSyncFeature(deps: {
       : makeSesSuppressionList(client, () => workerState.waitForRequestSlot(spacingMs));
 
   const workers: Worker[] = [];
+  const drainable: DrainableQueue[] = [];
   if (deps.processes && list !== null && pushes(settings.mode)) {
-    workers.push(
+    const startWorker = (layout: QueueLayout) =>
       startSesSyncWorker({
         connection: deps.workerRedis,
         prefix,
+        layout,
         ratePerSecond: settings.ratePerSecond,
         backoffMs: config.jobs.backoffMs,
         lockMs: config.jobs.lockMs,
@@ -124,8 +131,14 @@ export function startSesSyncFeature(deps: {
         }),
         log,
         onOutcome: (outcome) => deps.metrics.jobs.inc({ queue: 'ses-sync', outcome }),
-      }),
-    );
+      });
+    workers.push(startWorker('current'));
+    // Each request still waits its turn in Redis (waitForRequestSlot): a second worker while
+    // the previous layout drains does not raise the rate SES sees.
+    drainable.push({
+      queue: SES_SYNC_QUEUE,
+      startPreviousLayoutWorker: () => startWorker('previous'),
+    });
   }
   const pull =
     deps.processes && list !== null && pulls(settings.mode)
@@ -149,6 +162,7 @@ export function startSesSyncFeature(deps: {
     });
 
   return {
+    drainable,
     wrap(store, connection) {
       const state = connection === 'producer' ? producerState : workerState;
       return withSesSyncDetail(withSesSync(store, hookOn(connection, store)), state);

@@ -2,6 +2,8 @@
  * Retrying the jobs in a BullMQ queue's failed set (`job.retry`), page by page. A retried job
  * leaves the set, and jobs that fail meanwhile join it, so the pages shift under the reader:
  * each job is decided once per run by its id, and passes repeat until one finds nothing new.
+ * Failed jobs of a queue in the previous key layout (layout.ts) are moved into the current queue
+ * instead, where they run again with their attempts afresh.
  */
 import type { Job, Queue } from 'bullmq';
 
@@ -18,6 +20,11 @@ export type RetryOutcome = 'retried' | 'wouldRetry' | 'failed';
 
 export interface RetryFailedOptions {
   readonly queue: Queue;
+  /**
+   * Where a job goes to run again: its own queue (null), or, for a queue in the previous key
+   * layout, the current one: added there under the same id, then removed here.
+   */
+  readonly into?: Queue | null;
   /** List what would be retried; change nothing. */
   readonly dryRun: boolean;
   /** At most this many retried (or listed); null: all. */
@@ -58,8 +65,9 @@ export async function retryFailedJobs(options: RetryFailedOptions): Promise<Retr
           continue;
         }
         try {
+          if (options.into) await moveJob(job, options.into);
           // Its full attempts again: a job retried with none left would fail at its first error.
-          await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          else await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           retried++;
           options.onJob(failed, 'retried');
         } catch (error) {
@@ -71,6 +79,18 @@ export async function retryFailedJobs(options: RetryFailedOptions): Promise<Retr
     }
     if (fresh === 0) return { end: 'done' };
   }
+}
+
+/**
+ * Adds the job to `into` under its id (with `into`'s default options: attempts afresh), then
+ * removes it here. Stopped between the two, a second run finds the id still held in `into` (until
+ * BullMQ removes it as completed): the add does nothing, the removal completes, the job runs
+ * once. An id BullMQ gave (a number) cannot be given again: such a job gets a new one.
+ */
+async function moveJob(job: Job, into: Queue): Promise<void> {
+  const id = job.id ?? '';
+  await into.add(job.name, job.data, /^\d+$/.test(id) ? {} : { jobId: id });
+  await job.remove();
 }
 
 function describeJob(job: Job): FailedJob {

@@ -1,9 +1,11 @@
 /**
- * The BullMQ queues the ingest adds to: `suppression`, `inbound`, `metrics`, all under one
- * prefix so that on Redis Cluster every key of every queue hashes to one slot (`{ses}`).
+ * The BullMQ queues the ingest adds to: `suppression`, `inbound`, `metrics`, each its own hash
+ * tag (layout.ts), so that on Redis Cluster each queue lives in one slot and the three spread
+ * over the shards.
  */
-import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { RedisClient } from '../redis/connection';
+import type { DefaultJobOptions, Queue } from 'bullmq';
+import { waitForReplicas, type RedisClient, type ReplicasAck } from '../redis/connection';
+import { openQueue } from './layout';
 import { QUEUE_NAMES, type JobSpec, type QueueName } from '../../domain/jobs';
 import type { EnqueueOutcome, JobSink } from '../../domain/ports';
 
@@ -34,22 +36,30 @@ export interface JobQueues extends JobSink {
   close(): Promise<void>;
 }
 
+const NO_REPLICAS_ACK: ReplicasAck = { replicas: 0, timeoutMs: 0 };
+
 /**
  * `connection` should have `enableOfflineQueue: false`: while Redis is down an add must fail at
  * once (so nothing is deleted from SQS) instead of waiting in ioredis's memory.
+ *
+ * With `replicasAck` (REDIS_MIN_REPLICAS_ACK), a queue's adds count only once that many replicas
+ * of its master hold them: a master that dies right after answering cannot take them along
+ * while the SQS messages are already deleted. A queue whose replicas do not confirm in time is
+ * reported failed, exactly as one whose add failed.
  */
 export function makeJobQueues(
   connection: RedisClient,
-  prefix: string,
+  bullmqPrefix: string,
   policy: JobPolicy,
+  replicasAck: ReplicasAck = NO_REPLICAS_ACK,
 ): JobQueues {
   const defaultJobOptions = jobOptions(policy);
-  const queues = new Map(
+  const queues = new Map<QueueName, Queue>(
     QUEUE_NAMES.map((name) => [
       name,
       // Not skipWaitingForReady: a queue created while Redis is down would fail its one-time
       // initialisation (INFO, with no offline queue) and stay broken after Redis came back.
-      new Queue(name, { connection, prefix, defaultJobOptions }),
+      openQueue(name, connection, bullmqPrefix, { defaultJobOptions }),
     ]),
   );
   for (const queue of queues.values()) {
@@ -80,6 +90,8 @@ export function makeJobQueues(
               await queue.addBulk(
                 specs.map((s) => ({ name: s.name, data: s.data, opts: { jobId: s.id } })),
               );
+            // Every key of a queue is in one slot, so one key names the master to ask.
+            await waitForReplicas(connection, [queue.toKey('id')], replicasAck);
           } catch (error) {
             failed.set(name, error instanceof Error ? error : new Error(String(error)));
           }

@@ -2,6 +2,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../redis/connection';
 import type { QueueName } from '../../domain/jobs';
+import { queueLocation, type QueueLayout } from './layout';
 
 export type JobOutcome = 'completed' | 'retrying' | 'failed';
 
@@ -9,7 +10,10 @@ export interface QueueWorkerOptions<D> {
   readonly queue: QueueName;
   /** Needs `maxRetriesPerRequest: null`: a worker waits out Redis outages instead of failing. */
   readonly connection: RedisClient;
+  /** BULLMQ_PREFIX, as configured. */
   readonly prefix: string;
+  /** Which key layout's queue to work on (layout.ts): the previous one only to drain it. */
+  readonly layout?: QueueLayout;
   readonly concurrency: number;
   /** Lock on an active job; a worker that dies holding it loses the job to others after this. */
   readonly lockMs: number;
@@ -29,9 +33,10 @@ export interface QueueWorkerOptions<D> {
 }
 
 export function startQueueWorker<D>(options: QueueWorkerOptions<D>): Worker<D> {
-  const worker = new Worker<D>(options.queue, (job) => options.process(job.data, job), {
+  const at = queueLocation(options.prefix, options.queue, options.layout);
+  const worker = new Worker<D>(at.name, (job) => options.process(job.data, job), {
     connection: options.connection,
-    prefix: options.prefix,
+    prefix: at.prefix,
     concurrency: options.concurrency,
     lockDuration: options.lockMs,
     // Look for stalled jobs as often as a lock can lapse.

@@ -109,6 +109,17 @@ function clusterOptions(
 export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
 
 /**
+ * The connections that hold data: a single server itself, or a cluster's masters. A cluster
+ * client knows its masters only once ready; a first command waits for that (or fails, on a
+ * connection without an offline queue), so an early caller never sees an empty cluster.
+ */
+export async function masterNodes(redis: RedisClient): Promise<Redis[]> {
+  if (!isCluster(redis)) return [redis];
+  if (redis.status !== 'ready') await redis.ping();
+  return redis.nodes('master');
+}
+
+/**
  * Splits `items` by the node that serves each one's key: one group per node on a cluster (each
  * group fits one pipeline), one group of all on a single server. An item whose slot has no
  * known owner yet (topology still loading) forms a group of its own; ioredis routes it.
@@ -195,9 +206,8 @@ export const keyBase = (prefix: string): string => prefix.replace(/[{}]/g, '');
  * tests); returns how many were deleted.
  */
 export async function deleteMatching(redis: RedisClient, pattern: string): Promise<number> {
-  const nodes: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis];
   let deleted = 0;
-  for (const node of nodes) {
+  for (const node of await masterNodes(redis)) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);

@@ -21,7 +21,13 @@
  * unchanged.
  */
 import type { ChainableCommander } from 'ioredis';
-import { isCluster, waitForReplicas, type RedisClient, type ReplicasAck } from './connection';
+import {
+  isCluster,
+  masterNodes,
+  waitForReplicas,
+  type RedisClient,
+  type ReplicasAck,
+} from './connection';
 import type { EmailAddress } from '../../domain/address';
 import { fnv1a64 } from '../../domain/hash';
 import type { SuppressionEntry, SuppressionScope } from '../../domain/suppression';
@@ -174,10 +180,8 @@ export function makeLegacySuppressionReader(redis: RedisClient, keyPrefix: strin
       const scopeHashes = new Set<string>();
       const derived = new Set<string>();
       // The old keys share one slot under a `{…}` prefix, but not under a plain one: every
-      // master is scanned. A cluster client knows its masters once ready: a first command
-      // waits for that (or fails, on a connection without an offline queue).
-      if (isCluster(redis) && redis.status !== 'ready') await redis.ping();
-      for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+      // master is scanned.
+      for (const node of await masterNodes(redis)) {
         let cursor = '0';
         do {
           if (stopping()) return { ...moved, remaining: true };

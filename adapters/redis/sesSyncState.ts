@@ -1,6 +1,9 @@
 /**
- * What the worker knows of SES's suppression list, in keys of its own beside the list (under the
- * same prefix, so one Redis Cluster slot):
+ * What the worker knows of SES's suppression list, in keys of its own under BULLMQ_PREFIX as
+ * written (the same keys as before the cluster layout: nothing to move on upgrade). Low volume,
+ * so they may all sit on one shard; with the default `{ses}` they share one slot, but nothing
+ * here needs that: every script takes one key, and the one multi-key step (finishPull) is
+ * ordered writes, not a MULTI, so a prefix without braces works on a cluster too.
  *   <p>:ses-sync:records         hash   address → SesSyncRecord (JSON): pushed when, SES had it, pulled
  *   <p>:ses-sync:pull:watermark  string ms: SES's entries up to here have been pulled
  *   <p>:ses-sync:pull:progress   string JSON: the pull in progress (window and page token)
@@ -136,12 +139,11 @@ export function makeSesSyncState(redis: RedisClient, keyPrefix: string): SesSync
       await redis.set(`${p}:pull:progress`, JSON.stringify(progress));
     },
     async finishPull(report) {
-      await redis
-        .multi()
-        .set(`${p}:pull:watermark`, String(report.until))
-        .set(`${p}:pull:last`, JSON.stringify(report))
-        .del(`${p}:pull:progress`)
-        .exec();
+      // The progress goes last: stopped before that, the next pull resumes the finished window
+      // and reads its pages again (imports are merges: harmless), then finishes it again.
+      await redis.set(`${p}:pull:watermark`, String(report.until));
+      await redis.set(`${p}:pull:last`, JSON.stringify(report));
+      await redis.del(`${p}:pull:progress`);
     },
     async lastPull() {
       const raw = await redis.get(`${p}:pull:last`);

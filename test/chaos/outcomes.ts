@@ -8,7 +8,11 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { Queue } from 'bullmq';
+import calculateSlot from 'cluster-key-slot';
 import type { Redis } from 'ioredis';
+import { openQueue, queueLocation } from '../../adapters/bullmq/layout';
+import type { RedisClient } from '../../adapters/redis/connection';
 import { headerValues, splitMessage } from '../support/mime';
 import type { ReceivedMail, TestSmtpServer } from '../support/smtp';
 import { storedEntries } from '../support/suppressionRedis';
@@ -297,3 +301,14 @@ export function compare(ledger: Ledger, observed: Observed): Verdict {
     failures,
   };
 }
+
+/**
+ * A job queue as the workers name it (adapters/bullmq/layout.ts: `suppression` under `{chaos}` is
+ * `chaos:{suppression}:*`), for the suites to read; and the one slot all of its keys are in.
+ */
+export const workerQueue = (name: string, connection: RedisClient, prefix: string): Queue =>
+  openQueue(name, connection, prefix);
+export const workerQueueSlot = (name: string, prefix: string): number => {
+  const at = queueLocation(prefix, name);
+  return calculateSlot(`${at.prefix}:${at.name}:id`);
+};

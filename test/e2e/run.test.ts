@@ -5,6 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { deleteMatching } from '../../adapters/redis/connection';
+import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
 import { startRedis, type RedisServer } from '../support/servers';
 import { CLI, spawnWorker, type WorkerProcess } from '../support/workerProcess';
 
@@ -145,9 +147,11 @@ describe('ses-worker run', () => {
   });
 });
 
-describe('ses-worker demo', () => {
+describe.each(REDIS_MODES)('ses-worker demo on %s Redis', (mode) => {
+  const redis = useRedisUnderTest(mode);
+
   it('publishes every sample, waits for the jobs, prints the summary, exits 0 and leaves no keys', async () => {
-    const { code, stdout, stderr } = runCli(['demo'], { REDIS_URL: redisServer.url });
+    const { code, stdout, stderr } = runCli(['demo'], { ...redis.env });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(
@@ -167,12 +171,13 @@ describe('ses-worker demo', () => {
       /^Dead-letter queue \(1\):\n {2}decode\/invalid: at mail: expected object/m,
     );
     expect(stdout.trim().split('\n').at(-1)).toBe('Demo complete.');
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(redisServer.url);
+    // Neither under the prefix's base (queues, buckets) nor under the prefix as written, on any
+    // master.
+    const client = redis.connect({ maxRetriesPerRequest: 1 });
     try {
-      expect(await redis.keys('{ses-demo-*')).toEqual([]);
+      expect(await deleteMatching(client, '*ses-demo-*')).toBe(0);
     } finally {
-      redis.disconnect();
+      await client.quit();
     }
   });
 });

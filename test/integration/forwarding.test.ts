@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Queue, type Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import pino from 'pino';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
 import { firstMailbox } from '../../domain/forwarding/mailbox';
@@ -89,7 +90,7 @@ async function forwardingWorker(env: Record<string, string> = {}): Promise<Runni
   const log = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
   const { endpoint, credentials } = sdkClientConfig(servers.emulator);
   const worker = await startWorker({ config, log, sqsEndpoint: { endpoint, credentials } });
-  const queue = new Queue('inbound', { connection: servers.redis, prefix });
+  const queue = openQueue('inbound', servers.redis, prefix);
   const r = { worker, topology, queue, logs };
   running.push(r);
   return r;

@@ -6,7 +6,7 @@
  */
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
 import type { EmailAddress } from '../../domain/address';
-import { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import { isRight } from 'fp-ts/Either';
 import pino from 'pino';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
@@ -82,9 +82,7 @@ async function worker(
 }
 
 const queuesFor = (prefix: string) =>
-  new Map(
-    QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: servers.redis, prefix })]),
-  );
+  new Map(QUEUE_NAMES.map((name) => [name, openQueue(name, servers.redis, prefix)]));
 
 const specsOf = (body: string): EventJobSpec[] => {
   const decoded = decodeSqsBody(body);
@@ -109,7 +107,7 @@ const countedEvents = async (w: RunningWorker): Promise<number> =>
   (await w.metrics.sesEvents.get()).values.reduce((sum, v) => sum + v.value, 0);
 
 async function metricsIdle(prefix: string): Promise<boolean> {
-  const queue = new Queue('metrics', { connection: servers.redis, prefix });
+  const queue = openQueue('metrics', servers.redis, prefix);
   try {
     const counts = await queue.getJobCounts('completed', 'waiting', 'active', 'delayed');
     return counts.completed! > 0 && counts.waiting! + counts.active! + counts.delayed! === 0;

@@ -4,7 +4,7 @@
  * `@aws-sdk/client-sesv2` through AWS_ENDPOINT_URL_SESV2.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import pino from 'pino';
 import { makeSesSyncState } from '../../adapters/redis/sesSyncState';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
@@ -108,7 +108,7 @@ async function api(w: RunningWorker, method: string, address: string): Promise<u
 }
 
 async function syncCounts(prefix: string) {
-  const queue = new Queue(SES_SYNC_QUEUE, { connection: servers.redis, prefix });
+  const queue = openQueue(SES_SYNC_QUEUE, servers.redis, prefix);
   try {
     return await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed');
   } finally {
@@ -117,7 +117,7 @@ async function syncCounts(prefix: string) {
 }
 
 async function syncIdle(prefix: string): Promise<boolean> {
-  const queue = new Queue(SES_SYNC_QUEUE, { connection: servers.redis, prefix });
+  const queue = openQueue(SES_SYNC_QUEUE, servers.redis, prefix);
   try {
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
     if (counts.failed! > 0) throw new Error(`ses-sync has ${counts.failed} failed jobs`);
@@ -167,10 +167,7 @@ test('a complaint that arrives through SNS ends in SES’s list as COMPLAINT, pu
   // The second delivery, and the suppression job's own retries, must not put again.
   await publishAll(servers.sns, topology.topicArn, [complaint]);
   await eventually(async () => {
-    const counts = await new Queue('suppression', {
-      connection: servers.redis,
-      prefix,
-    }).getJobCounts('completed');
+    const counts = await openQueue('suppression', servers.redis, prefix).getJobCounts('completed');
     return counts.completed! >= 1 && (await syncIdle(prefix));
   }, 'the redelivery processed');
 
@@ -216,6 +213,34 @@ test('a lift deletes from SES only what the worker put; remove --ses deletes the
   expect(await sesRemoveCommand(env, own, { io, progress: false })).toBe(0);
   expect(fake.entries.has(own)).toBe(false);
   expect(JSON.parse(io.out.join(''))).toEqual({ address: own, ses: 'deleted' });
+});
+
+test('a DELETE retried after its first attempt went unreported (a 503: replicas did not confirm) still deletes from SES', async () => {
+  const prefix = freshPrefix();
+  const w = await worker(baseEnv(prefix, { ROLE: 'process' }));
+  const address = 'retried-delete@example.org';
+  await api(w, 'PUT', address);
+  await eventually(() => Promise.resolve(fake.puts.get(address) === 1), 'the put');
+  await eventually(() => syncIdle(prefix), 'ses-sync idle');
+  // The first DELETE's remove reached Redis, but the request failed before the hook ran.
+  const unhooked = makeSuppressionStore(servers.redis, prefix);
+  expect(
+    await unhooked.apply(
+      address as EmailAddress,
+      [
+        {
+          type: 'remove',
+          scope: 'global',
+          evidence: { at: new Date().toISOString(), kind: 'manual' },
+        },
+      ],
+      null,
+    ),
+  ).toEqual(['removed']);
+  expect(fake.entries.has(address)).toBe(true);
+
+  await api(w, 'DELETE', address); // nothing left to remove: 404
+  await eventually(() => Promise.resolve(!fake.entries.has(address)), 'the SES delete');
 });
 
 test('pull imports 2,500 entries across pages; interrupted halfway, it resumes without duplicates', async () => {
@@ -380,7 +405,7 @@ test('an error retrying cannot cure fails the job at once with SES’s reason; r
   const puts = fake.requests.filter((r) => r.operation === 'PutSuppressedDestination');
   // One attempt: a bad request is not retried.
   expect(puts).toHaveLength(1);
-  const queue = new Queue(SES_SYNC_QUEUE, { connection: servers.redis, prefix });
+  const queue = openQueue(SES_SYNC_QUEUE, servers.redis, prefix);
   try {
     const [failed] = await queue.getFailed(0, 0);
     expect(failed!.failedReason).toMatch(/^PutSuppressedDestination: BadRequestException: /);

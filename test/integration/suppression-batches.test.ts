@@ -6,7 +6,7 @@
  * REDIS_MIN_REPLICAS_ACK a batch fails while a written master's replica is down; and per-address
  * jobs an older version left in the queue are still processed, once each, beside the batches.
  */
-import { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import calculateSlot from 'cluster-key-slot';
 import fc from 'fast-check';
 import { makeJobQueues } from '../../adapters/bullmq/queues';
@@ -483,7 +483,7 @@ describe.each(REDIS_MODES)('on %s Redis', (mode) => {
         },
         onError: (error) => failures.push(error),
       });
-      const queue = new Queue('suppression', { connection: producer, prefix });
+      const queue = openQueue('suppression', producer, prefix);
       try {
         expect((await queues.enqueue(old)).failed.size).toBe(0);
         expect((await queues.enqueue([batch])).failed.size).toBe(0);

@@ -4,7 +4,7 @@
  * processors racing on one address, transient-bounce windows, subscriptions, paging, batch
  * checks and the audit trail.
  */
-import { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import { Redis } from 'ioredis';
 import { makeJobQueues } from '../../adapters/bullmq/queues';
 import { startQueueWorker } from '../../adapters/bullmq/workers';
@@ -410,7 +410,7 @@ describe.each(REDIS_MODES)('on %s Redis', (mode) => {
           onError: (error) => failures.push(error),
         }),
       );
-      const queue = new Queue('suppression', { connection: producer, prefix });
+      const queue = openQueue('suppression', producer, prefix);
       try {
         for (let i = 0; i < specs.length; i += 500) {
           const { failed } = await queues.enqueue(specs.slice(i, i + 500));
@@ -500,7 +500,7 @@ describe.each(REDIS_MODES)('on %s Redis', (mode) => {
       const before = await store.get(to);
       expect(before.entries[0]).toMatchObject({ reason: 'complaint', count: 2 });
 
-      const reopened = new Queue('suppression', { connection: redis, prefix });
+      const reopened = openQueue('suppression', redis, prefix);
       await reopened.obliterate({ force: true });
       await reopened.close();
       await process(prefix, jobs, 1);

@@ -3,8 +3,9 @@
  * for a suppression batch, the ids of the notifications it holds (each applied once by its
  * marker, even when two batches hold it). Tests compare these with `expectedJobIds`.
  */
-import { Queue, type JobType } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { JobType } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
+import type { RedisClient } from '../../adapters/redis/connection';
 import type { SuppressionBatchJob } from '../../domain/jobs';
 
 export interface QueueWork {
@@ -15,11 +16,11 @@ export interface QueueWork {
 }
 
 export async function queueWork(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   name: string,
 ): Promise<QueueWork> {
-  const queue = new Queue(name, { connection, prefix });
+  const queue = openQueue(name, connection, prefix);
   try {
     const completed = new Set<string>();
     for (const job of await queue.getJobs(['completed'])) {

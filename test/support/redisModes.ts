@@ -63,3 +63,20 @@ export async function startRedisUnderTest(mode: RedisMode): Promise<RedisUnderTe
     stop: () => cluster.stop(),
   };
 }
+
+/**
+ * A Redis of `mode` for the enclosing describe block: started before its tests, stopped after.
+ * The object is filled in `beforeAll`; use it inside tests and hooks only.
+ */
+export function useRedisUnderTest(mode: RedisMode): RedisUnderTest {
+  const holder = {} as RedisUnderTest;
+  let started: RedisUnderTest | undefined;
+  beforeAll(async () => {
+    started = await startRedisUnderTest(mode);
+    Object.assign(holder, started);
+  }, 90_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return holder;
+}

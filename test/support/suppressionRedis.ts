@@ -3,7 +3,7 @@
  * bucket at once (adapters/redis/suppressionStore.ts describes the layout), on one server or a
  * cluster.
  */
-import { isCluster, type RedisClient } from '../../adapters/redis/connection';
+import { masterNodes, type RedisClient } from '../../adapters/redis/connection';
 import { pipelinePerNode } from '../../adapters/redis/pipelinePerNode';
 import { suppressionKeys } from '../../adapters/redis/suppressionStore';
 import { SUPPRESSION_BUCKETS } from '../../domain/suppression';
@@ -45,7 +45,7 @@ export async function storedEntries(
 
 /** Every key matching the pattern, from every master of a cluster; sorted. */
 export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
-  const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
+  const nodes = await masterNodes(redis);
   const found = await Promise.all(nodes.map((node) => node.keys(pattern)));
   return found.flat().sort();
 }

@@ -17,7 +17,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import { isRight } from 'fp-ts/Either';
 import { EMULATOR_CREDENTIALS } from '../../adapters/emulator/embedded';
 import { makeSqsClient } from '../../adapters/sqs/client';
@@ -59,7 +60,8 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
   const sns = new SNSClient(clientOptions);
   const sqs = makeSqsClient({ ...clientOptions, customEndpoint: true });
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
-  const queues = QUEUE_NAMES.map((name) => new Queue(name, { connection: redis, prefix }));
+  // Shown by our names (`suppression`), not BullMQ's (`{suppression}`: adapters/bullmq/layout.ts).
+  const queues = QUEUE_NAMES.map((name) => ({ name, queue: openQueue(name, redis, prefix) }));
 
   try {
     out(`Embedded emulator at ${emulator!.endpoint}; topic ${topology!.topicArn}`);
@@ -78,7 +80,7 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
       (await started.worker.metrics.sesEvents.get()).values.reduce((sum, v) => sum + v.value, 0);
     const done = await waitForWork(queues, expected, countedEvents, DEADLINE_MS);
     const counts = await Promise.all(
-      queues.map(async (q) => [q.name, await q.getJobCounts()] as const),
+      queues.map(async (q) => [q.name, await q.queue.getJobCounts()] as const),
     );
 
     out();
@@ -123,7 +125,7 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
   } finally {
     sns.destroy();
     sqs.destroy();
-    await Promise.all(queues.map((q) => q.close()));
+    await Promise.all(queues.map((q) => q.queue.close()));
     await started.stop();
     await deleteKeys(redis, prefix);
     redis.disconnect();
@@ -165,7 +167,7 @@ function expectedWork(bodies: readonly string[]): { jobs: Map<QueueName, number>
 }
 
 async function waitForWork(
-  queues: readonly Queue[],
+  queues: readonly { readonly name: QueueName; readonly queue: Queue }[],
   expected: ReturnType<typeof expectedWork>,
   countedEvents: () => Promise<number>,
   deadlineMs: number,
@@ -174,7 +176,7 @@ async function waitForWork(
   while (Date.now() < end) {
     const finished = await Promise.all(
       queues.map(
-        async (q) => (await finishedWork(q)) >= (expected.jobs.get(q.name as QueueName) ?? 0),
+        async (q) => (await finishedWork(q.name, q.queue)) >= (expected.jobs.get(q.name) ?? 0),
       ),
     );
     if (finished.every(Boolean) && (await countedEvents()) >= expected.events) return true;
@@ -187,8 +189,8 @@ async function waitForWork(
  * Finished work in a queue: its completed and failed jobs; for suppression, the distinct
  * notifications its batch jobs carried (one job holds a whole SQS batch's).
  */
-async function finishedWork(queue: Queue): Promise<number> {
-  if (queue.name !== 'suppression') {
+async function finishedWork(name: QueueName, queue: Queue): Promise<number> {
+  if (name !== 'suppression') {
     const c = await queue.getJobCounts('completed', 'failed');
     return (c.completed ?? 0) + (c.failed ?? 0);
   }

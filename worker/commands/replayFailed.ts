@@ -2,10 +2,15 @@
  * `ses-worker replay-failed --queue Q`: retries the jobs that used up their attempts and sit in
  * BullMQ's failed set (after an SMTP outage, a fixed bug). Each job goes back to waiting with its
  * attempts reset, under the same id, so a job is never duplicated by a retry.
+ *
+ * The queue's failed jobs from before the upgrade, in the previous key layout
+ * (adapters/bullmq/layout.ts), come first: each is moved into the current queue under its id, so
+ * that it runs where every worker looks, and the previous layout empties. (Retried in place, it
+ * would depend on a worker still draining that layout.)
  */
 import { describeRedis } from '../config';
 import { connectRedis } from '../../adapters/redis/connection';
-import { Queue } from 'bullmq';
+import { openQueue } from '../../adapters/bullmq/layout';
 import {
   retryFailedJobs,
   type FailedJob,
@@ -59,34 +64,42 @@ export async function replayFailedCommand(
   const startedAt = now();
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // each command reports its own failure
-  const queue = new Queue(options.queue, { connection: redis, prefix: config.bullmqPrefix });
-  queue.on('error', () => undefined);
+  const queue = openQueue(options.queue, redis, config.bullmqPrefix);
+  const previous = openQueue(options.queue, redis, config.bullmqPrefix, {}, 'previous');
+  for (const q of [queue, previous]) q.on('error', () => undefined);
   const out = (text: string) => io.stdout.write(text);
   try {
-    const total = await queue.getFailedCount();
+    const total = (await previous.getFailedCount()) + (await queue.getFailedCount());
     const tally = makeTally(OUTCOMES);
     const progress = makeProgress(LABEL, ctx.progress, io, options.dryRun || options.json, now);
+    const onJob =
+      (layout: 'current' | 'previous') =>
+      (job: FailedJob, outcome: RetryOutcome, detail?: string) => {
+        const ageMs = job.finishedOn === null ? null : Math.max(0, now() - job.finishedOn);
+        tally.add(job.name, shortReason(job.failedReason), outcome, ageMs);
+        if (options.json) out(jsonLine(jobLine(options.queue, layout, job, outcome, detail)));
+        else if (outcome === 'wouldRetry') {
+          out(
+            `would retry  ${job.id}  ${job.name}  attempts ${job.attemptsMade}  ${shortReason(job.failedReason, 120)}\n`,
+          );
+        } else if (outcome === 'failed') {
+          io.stderr.write(`${LABEL}: ${job.id}: not retried: ${detail ?? ''}\n`);
+        }
+        progress.update(tally.count(), total, status(tally, options.dryRun));
+      };
     let report: Awaited<ReturnType<typeof retryFailedJobs>>;
     try {
+      const common = { dryRun: options.dryRun, signal: ctx.signal };
       report = await retryFailedJobs({
-        queue,
-        dryRun: options.dryRun,
+        ...common,
+        queue: previous,
+        into: queue,
         max: options.max,
-        signal: ctx.signal,
-        onJob: (job, outcome, detail) => {
-          const ageMs = job.finishedOn === null ? null : Math.max(0, now() - job.finishedOn);
-          tally.add(job.name, shortReason(job.failedReason), outcome, ageMs);
-          if (options.json) out(jsonLine(jobLine(options.queue, job, outcome, detail)));
-          else if (outcome === 'wouldRetry') {
-            out(
-              `would retry  ${job.id}  ${job.name}  attempts ${job.attemptsMade}  ${shortReason(job.failedReason, 120)}\n`,
-            );
-          } else if (outcome === 'failed') {
-            io.stderr.write(`${LABEL}: ${job.id}: not retried: ${detail ?? ''}\n`);
-          }
-          progress.update(tally.count(), total, status(tally, options.dryRun));
-        },
+        onJob: onJob('previous'),
       });
+      const left = options.max === null ? null : options.max - tally.count();
+      if (report.end === 'done' && (left === null || left > 0))
+        report = await retryFailedJobs({ ...common, queue, max: left, onJob: onJob('current') });
     } finally {
       progress.stop();
     }
@@ -119,7 +132,7 @@ export async function replayFailedCommand(
     io.stderr.write(`${LABEL}: ${options.queue}: ${describeError(error)}\n`);
     return EXIT.unavailable;
   } finally {
-    await queue.close().catch(() => undefined);
+    await Promise.all([queue, previous].map((q) => q.close().catch(() => undefined)));
     await redis.quit().catch(() => redis.disconnect());
   }
 }
@@ -130,11 +143,19 @@ function status(tally: Tally<RetryOutcome>, dryRun: boolean): string {
   return `${dryRun ? 'would retry' : 'retried'} ${count(done)}${failed > 0 ? `, not retried ${count(failed)}` : ''}`;
 }
 
-function jobLine(queue: ReplayableQueue, job: FailedJob, outcome: RetryOutcome, detail?: string) {
+function jobLine(
+  queue: ReplayableQueue,
+  layout: 'current' | 'previous',
+  job: FailedJob,
+  outcome: RetryOutcome,
+  detail?: string,
+) {
   return {
     type: 'job',
     outcome,
     queue,
+    // `previous`: failed before the upgrade; retried means moved into the current queue.
+    ...(layout === 'previous' ? { layout } : {}),
     id: job.id,
     name: job.name,
     attemptsMade: job.attemptsMade,

@@ -207,6 +207,7 @@ describe('loadConfig', () => {
       'SNS_VERIFY_SIGNATURES: expected true or false, got "maybe"',
     ],
     [{ BULLMQ_PREFIX: 'ses:prod' }, 'BULLMQ_PREFIX: expected a key prefix without ":"'],
+    [{ BULLMQ_PREFIX: '{}' }, 'BULLMQ_PREFIX: expected a key prefix without ":"'],
     [
       { SQS_VISIBILITY_TIMEOUT: '30', SQS_HEARTBEAT_INTERVAL: '30' },
       'SQS_HEARTBEAT_INTERVAL: expected fewer seconds than SQS_VISIBILITY_TIMEOUT (30), got 30',
