@@ -22,11 +22,9 @@
  * suppression list must hold the same counts in every mode. BENCH_MESSAGES overrides N.
  */
 import { SNSClient } from '@aws-sdk/client-sns';
-import type { Queue } from 'bullmq';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { makeJobQueues } from '../adapters/bullmq/queues';
 import { createSesTopology, type SesTopology } from '../adapters/emulator/topology';
 import { connectRedis, type RedisClient, type RedisTarget } from '../adapters/redis/connection';
 import { makeSuppressionStore } from '../adapters/redis/suppressionStore';
@@ -35,25 +33,26 @@ import { startRedis } from '../test/support/servers';
 import type { QueueName } from '../domain/jobs';
 import type { RunningWorker } from '../worker/main';
 import {
+  benchMessages,
   counterTotal,
   deletedByWorker,
   expectDrained,
   expectedJobs,
   expectJobs,
+  INGEST_LOAD,
   preload,
   sqsClient,
   startBenchWorker,
   timeDrain,
+  withQueues,
   type Drain,
 } from './sqsDrain';
 import { startSqsEmulator } from './sqsEmulator';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
-const MESSAGES = Number(process.env.BENCH_MESSAGES || 20_000);
+const MESSAGES = benchMessages();
 const ROUNDS = 3;
-/** As bench:ingest: the worker's pollers, receive size and a short long poll. */
-const POLLERS = 4;
-const WAIT_TIME_SECONDS = 1;
+const { pollers: POLLERS, waitTimeSeconds: WAIT_TIME_SECONDS } = INGEST_LOAD;
 const MODES = ['single', 'cluster', 'clusterAck'] as const;
 type Mode = (typeof MODES)[number];
 
@@ -159,25 +158,6 @@ function untilProcessed(
   };
 }
 
-/** The worker's own queues under `prefix` (so their key layout, whatever it is), for `use`. */
-async function withQueues<T>(
-  redis: RedisClient,
-  prefix: string,
-  use: (queues: ReadonlyMap<QueueName, Queue>) => Promise<T>,
-): Promise<T> {
-  const jobQueues = makeJobQueues(redis, prefix, {
-    attempts: 1,
-    backoffMs: 1000,
-    keepCompletedSeconds: 3600,
-    keepFailedSeconds: 3600,
-  });
-  try {
-    return await use(jobQueues.queues);
-  } finally {
-    await jobQueues.close();
-  }
-}
-
 /** Every job in each queue, whatever its state. */
 const jobsPerQueue = (redis: RedisClient, prefix: string) =>
   withQueues(redis, prefix, async (queues) => {
@@ -202,8 +182,6 @@ const queueHomes = (redis: RedisClient, prefix: string, deployment: Deployment) 
   });
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(MESSAGES) || MESSAGES < 1)
-    throw new Error(`BENCH_MESSAGES must be a positive integer, not ${process.env.BENCH_MESSAGES}`);
   const bodies = snsWrappedSesBodies(MESSAGES);
   const expected = expectedJobs(bodies);
   console.log(

@@ -28,10 +28,12 @@ import {
 } from '../test/support/servers';
 import {
   BATCH_SIZE,
+  benchMessages,
   deletedByWorker,
   expectDrained,
   expectedJobs,
   expectJobs,
+  INGEST_LOAD,
   jobsFor,
   preload,
   sqsClient,
@@ -42,11 +44,9 @@ import {
 } from './sqsDrain';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
-const MESSAGES = Number(process.env.BENCH_MESSAGES || 20_000);
+const MESSAGES = benchMessages();
 const ROUNDS = 3;
-/** Consumers per process, on both sides (SQS_POLLERS for the worker). */
-const POLLERS = 4;
-const WAIT_TIME_SECONDS = 1;
+const { pollers: POLLERS, waitTimeSeconds: WAIT_TIME_SECONDS } = INGEST_LOAD;
 
 function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
   const sqs = sqsClient(sdk);
@@ -107,9 +107,6 @@ async function startIngest(
 const perSec = (seconds: number) => MESSAGES / seconds;
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(MESSAGES) || MESSAGES < 1) {
-    throw new Error(`BENCH_MESSAGES must be a positive integer, not ${process.env.BENCH_MESSAGES}`);
-  }
   const bodies = snsWrappedSesBodies(MESSAGES);
   const expected = expectedJobs(bodies);
   // Suppression and metrics jobs: one each per batch, at least MESSAGES / BATCH_SIZE.

@@ -29,6 +29,7 @@ import { startRedis } from '../test/support/servers';
 import { loadConfig } from '../worker/config';
 import {
   BATCH_SIZE,
+  benchMessages,
   deletedByWorker,
   expectDrained,
   expectedJobs,
@@ -44,7 +45,7 @@ import {
 import { startSqsEmulator, type SqsEmulator } from './sqsEmulator';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
-const MESSAGES = Number(process.env.BENCH_MESSAGES || 20_000);
+const MESSAGES = benchMessages();
 const POLLER_COUNTS = (process.env.BENCH_POLLERS || '4,16,64').split(',').map(Number);
 const DELAY_MS = Number(process.env.BENCH_SQS_DELAY_MS || 15);
 const ROUNDS = 3;
@@ -171,8 +172,6 @@ async function expectJobsThenFlush(redisUrl: string, prefix: string, expected: E
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(MESSAGES) || MESSAGES < 1)
-    throw new Error(`BENCH_MESSAGES must be a positive integer, not ${process.env.BENCH_MESSAGES}`);
   if (!POLLER_COUNTS.includes(BASELINE_POLLERS) || POLLER_COUNTS.some((n) => !(n >= 1 && n <= 64)))
     throw new Error(`BENCH_POLLERS must include ${BASELINE_POLLERS}, each 1 to 64`);
   const defaultPollers = loadConfig({}).sqs.pollers;

@@ -10,6 +10,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { Queue } from 'bullmq';
 import { isLeft } from 'fp-ts/Either';
 import { pino, type Logger } from 'pino';
 import type { SesTopology } from '../adapters/emulator/topology';
@@ -22,6 +23,20 @@ import { eventId, routeEvent } from '../domain/routing';
 import type { SdkClientConfig } from '../test/support/servers';
 import { loadConfig } from '../worker/config';
 import { startWorker, type RunningWorker } from '../worker/main';
+
+/** N, the messages a drain takes: BENCH_MESSAGES, 20,000 by default. */
+export function benchMessages(): number {
+  const messages = Number(process.env.BENCH_MESSAGES || 20_000);
+  if (!Number.isInteger(messages) || messages < 1)
+    throw new Error(`BENCH_MESSAGES must be a positive integer, not ${process.env.BENCH_MESSAGES}`);
+  return messages;
+}
+
+/**
+ * bench:ingest's load, which bench:cluster repeats: consumers per process (SQS_POLLERS for the
+ * worker) and a short long poll, so that a drain's end waits on nothing.
+ */
+export const INGEST_LOAD = { pollers: 4, waitTimeSeconds: 1 } as const;
 
 /** Messages per receive and per preload send, as the worker's SQS_BATCH_SIZE. */
 export const BATCH_SIZE = 10;
@@ -110,7 +125,7 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readon
 }
 
 /** Visible, in flight and delayed. */
-async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
+export async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -180,16 +195,9 @@ export async function expectJobs(
   expected: Expected,
   state: 'waiting' | 'completed',
 ): Promise<void> {
-  // The worker's own queues, so that the check follows their key layout.
-  const jobQueues = makeJobQueues(redis, prefix, {
-    attempts: 1,
-    backoffMs: 1000,
-    keepCompletedSeconds: 3600,
-    keepFailedSeconds: 3600,
-  });
-  try {
+  await withQueues(redis, prefix, async (queues) => {
     const jobsIn = async (name: QueueName) => {
-      const queue = jobQueues.queues.get(name)!;
+      const queue = queues.get(name)!;
       const counts = await queue.getJobCounts();
       const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
       if (counts[state] !== total)
@@ -219,6 +227,23 @@ export async function expectJobs(
         `metrics jobs name ${named.length} events, expected ${expected.events} once each`,
       );
     }
+  });
+}
+
+/** The worker's own queues under `prefix` (so their key layout, whatever it is), for `use`. */
+export async function withQueues<T>(
+  redis: RedisClient,
+  prefix: string,
+  use: (queues: ReadonlyMap<QueueName, Queue>) => Promise<T>,
+): Promise<T> {
+  const jobQueues = makeJobQueues(redis, prefix, {
+    attempts: 1,
+    backoffMs: 1000,
+    keepCompletedSeconds: 3600,
+    keepFailedSeconds: 3600,
+  });
+  try {
+    return await use(jobQueues.queues);
   } finally {
     await jobQueues.close();
   }
