@@ -16,60 +16,37 @@
  * drain that lost or doubled anything reports no rate. BENCH_MESSAGES overrides N.
  */
 import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
-import {
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { openQueue } from '../adapters/bullmq/layout';
-import { isLeft } from 'fp-ts/Either';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { Consumer } from 'sqs-consumer';
 import { createSesTopology, type SesTopology } from '../adapters/emulator/topology';
-import { makeSqsClient } from '../adapters/sqs/client';
-import { decodeSqsBody } from '../domain/decode';
-import type { MetricsJob, QueueName, SuppressionBatchJob } from '../domain/jobs';
-import { eventId, routeEvent } from '../domain/routing';
 import {
   sdkClientConfig,
   startEmulator,
   startRedis,
   type SdkClientConfig,
 } from '../test/support/servers';
-import { loadConfig } from '../worker/config';
-import { startWorker } from '../worker/main';
+import {
+  BATCH_SIZE,
+  benchMessages,
+  deletedByWorker,
+  expectDrained,
+  expectedJobs,
+  expectJobs,
+  INGEST_LOAD,
+  jobsFor,
+  preload,
+  sqsClient,
+  startBenchWorker,
+  timeDrain,
+  untilAllDeleted,
+  type Drain,
+} from './sqsDrain';
 import { meanBytes, median, record, snsWrappedSesBodies } from './support';
 
-const MESSAGES = Number(process.env.BENCH_MESSAGES || 20_000);
+const MESSAGES = benchMessages();
 const ROUNDS = 3;
-/** Consumers per process, on both sides (SQS_POLLERS for the worker). */
-const POLLERS = 4;
-const BATCH_SIZE = 10;
-const WAIT_TIME_SECONDS = 1;
-/** SendMessageBatch calls in flight while preloading. */
-const SEND_CONCURRENCY = 8;
-/** How often a drain's deletion counter is read. */
-const WATCH_MS = 5;
-/** A drain whose count stands still this long has lost messages (visibility timeout: 60 s). */
-const STALL_MS = 20_000;
-
-/** A running consumer: how many messages it has deleted so far, and how to stop it. */
-interface Drain {
-  deleted(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-const sqsClient = (sdk: SdkClientConfig): SQSClient =>
-  makeSqsClient({
-    region: sdk.region,
-    endpoint: sdk.endpoint,
-    credentials: sdk.credentials,
-    customEndpoint: true,
-  });
+const { pollers: POLLERS, waitTimeSeconds: WAIT_TIME_SECONDS } = INGEST_LOAD;
 
 function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
   const sqs = sqsClient(sdk);
@@ -93,17 +70,16 @@ function startNoopConsumers(sdk: SdkClientConfig, queueUrl: string): Drain {
     consumer.start();
     return consumer;
   });
-  return {
-    deleted() {
-      return failure === undefined ? Promise.resolve(deleted) : Promise.reject(failure);
-    },
-    async stop() {
+  return untilAllDeleted(
+    MESSAGES,
+    () => (failure === undefined ? Promise.resolve(deleted) : Promise.reject(failure)),
+    async () => {
       const stopped = consumers.map((consumer) => once(consumer, 'stopped'));
       for (const consumer of consumers) consumer.stop({ abort: true });
       await Promise.all(stopped);
       sqs.destroy();
     },
-  };
+  );
 }
 
 async function startIngest(
@@ -112,197 +88,29 @@ async function startIngest(
   redisUrl: string,
   prefix: string,
 ): Promise<Drain> {
-  const config = loadConfig({
-    SQS_QUEUE_URL: topology.queueUrl,
-    SQS_DLQ_URL: topology.dlqUrl,
-    AWS_REGION: sdk.region,
-    REDIS_URL: redisUrl,
-    BULLMQ_PREFIX: prefix,
-    ROLE: 'ingest',
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'silent',
-    SNS_VERIFY_SIGNATURES: 'false',
-    SQS_POLLERS: String(POLLERS),
-    SQS_BATCH_SIZE: String(BATCH_SIZE),
-    SQS_WAIT_TIME_SECONDS: String(WAIT_TIME_SECONDS),
+  const worker = await startBenchWorker({
+    sdk,
+    topology,
+    env: { REDIS_URL: redisUrl },
+    prefix,
+    role: 'ingest',
+    pollers: POLLERS,
+    waitTimeSeconds: WAIT_TIME_SECONDS,
   });
-  const worker = await startWorker({
-    config,
-    log: pino({ level: 'silent' }),
-    sqsEndpoint: { endpoint: sdk.endpoint, credentials: sdk.credentials },
-  });
-  const { messagesDeleted, messagesRetried, decodeFailures } = worker.metrics;
-  const total = async (counter: typeof messagesDeleted) =>
-    (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
-  return {
-    async deleted() {
-      const problems = (await total(messagesRetried)) + (await total(decodeFailures));
-      if (problems > 0) throw new Error(`ingest left or refused ${problems} messages`);
-      return await total(messagesDeleted);
-    },
-    stop: () => worker.stop(),
-  };
-}
-
-/** Seconds from starting the consumers to the N-th deletion. */
-async function timeDrain(what: string, start: () => Promise<Drain> | Drain): Promise<number> {
-  const startedAt = performance.now();
-  const drain = await start();
-  try {
-    let seen = 0;
-    let seenAt = startedAt;
-    for (;;) {
-      const deleted = await drain.deleted();
-      const now = performance.now();
-      if (deleted >= MESSAGES) return (now - startedAt) / 1000;
-      if (deleted !== seen) [seen, seenAt] = [deleted, now];
-      if (now - seenAt > STALL_MS) {
-        throw new Error(`${what}: ${deleted} of ${MESSAGES} deleted, none for ${STALL_MS} ms`);
-      }
-      await delay(WATCH_MS);
-    }
-  } finally {
-    await drain.stop();
-  }
-}
-
-async function preload(sqs: SQSClient, queueUrl: string, bodies: readonly string[]) {
-  let next = 0;
-  const sender = async () => {
-    while (next < bodies.length) {
-      const batch = bodies.slice(next, (next += BATCH_SIZE));
-      const { Failed } = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
-        }),
-      );
-      if (Failed?.length) throw new Error(`preload: ${Failed.length} sends failed`);
-    }
-  };
-  await Promise.all(Array.from({ length: SEND_CONCURRENCY }, sender));
-  const held = await messagesIn(sqs, queueUrl);
-  if (held !== bodies.length) throw new Error(`preload: ${held} of ${bodies.length} in queue`);
-}
-
-/** Visible, in flight and delayed. */
-async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
+  return untilAllDeleted(
+    MESSAGES,
+    () => deletedByWorker(worker),
+    () => worker.stop(),
   );
-  return Object.values(Attributes).reduce((sum, n) => sum + Number(n), 0);
-}
-
-async function expectDrained(what: string, sqs: SQSClient, topology: SesTopology) {
-  const left = await messagesIn(sqs, topology.queueUrl);
-  const deadLettered = await messagesIn(sqs, topology.dlqUrl);
-  if (left + deadLettered > 0) {
-    throw new Error(`${what}: ${left} messages left on the queue, ${deadLettered} in the DLQ`);
-  }
-}
-
-/**
- * Per-event jobs per BullMQ queue that the bodies call for (suppression, inbound), and the event
- * ids the batch metrics jobs must name; fails if two bodies share an id.
- */
-function expectedJobs(bodies: readonly string[]): Expected {
-  const ids = new Map<QueueName, Set<string>>([
-    ['suppression', new Set()],
-    ['inbound', new Set()],
-  ]);
-  let jobs = 0;
-  const events = new Set<string>();
-  for (const body of bodies) {
-    const decoded = decodeSqsBody(body);
-    if (isLeft(decoded)) throw new Error(`bench body did not decode: ${decoded.left.message}`);
-    events.add(eventId(decoded.right));
-    for (const job of routeEvent(decoded.right)) {
-      ids.get(job.queue)!.add(job.id);
-      jobs++;
-    }
-  }
-  const distinct = [...ids.values()].reduce((sum, set) => sum + set.size, 0);
-  if (distinct !== jobs) throw new Error(`bench bodies repeat job ids: ${distinct} of ${jobs}`);
-  if (events.size !== bodies.length) throw new Error('bench bodies repeat events');
-  const suppression = ids.get('suppression')!;
-  ids.delete('suppression');
-  const perQueue = new Map([...ids].map(([name, set]) => [name, set.size]));
-  return { perQueue, suppression, events: events.size };
-}
-
-interface Expected {
-  /** Per-event jobs (inbound). */
-  readonly perQueue: ReadonlyMap<QueueName, number>;
-  /** The notifications the suppression batch jobs must carry, once each. */
-  readonly suppression: ReadonlySet<string>;
-  readonly events: number;
-}
-
-/**
- * Every job the ingest was to add is waiting (ROLE=ingest processes none), and no other; the
- * metrics jobs (one per batch) name every event exactly once.
- */
-async function expectJobs(redisUrl: string, prefix: string, expected: Expected) {
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = (name: QueueName) => openQueue(name, connection, prefix);
-  try {
-    for (const [name, count] of expected.perQueue) {
-      const q = queue(name);
-      const counts = await q.getJobCounts();
-      await q.close();
-      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
-      if (counts.waiting !== count || total !== count) {
-        throw new Error(`ingest: ${name} holds ${JSON.stringify(counts)}, expected ${count}`);
-      }
-    }
-    const suppression = queue('suppression');
-    const suppressionBatches = await suppression.getWaiting(0, -1);
-    await suppression.close();
-    const carried = suppressionBatches.flatMap((job) =>
-      (job.data as SuppressionBatchJob).notifications.map((n) => n.eventKey),
-    );
-    if (
-      carried.length !== expected.suppression.size ||
-      !carried.every((key) => expected.suppression.has(key))
-    ) {
-      throw new Error(
-        `ingest: suppression jobs carry ${carried.length} notifications, expected ${expected.suppression.size} once each`,
-      );
-    }
-    const metrics = queue('metrics');
-    const batches = await metrics.getWaiting(0, -1);
-    await metrics.close();
-    const named = batches.flatMap((job) => (job.data as MetricsJob).events.map((e) => e.id));
-    if (named.length !== expected.events || new Set(named).size !== expected.events) {
-      throw new Error(
-        `ingest: metrics jobs name ${named.length} events, expected ${expected.events} once each`,
-      );
-    }
-    // Every round starts from an empty Redis.
-    await connection.flushall();
-  } finally {
-    connection.disconnect();
-  }
 }
 
 const perSec = (seconds: number) => MESSAGES / seconds;
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(MESSAGES) || MESSAGES < 1) {
-    throw new Error(`BENCH_MESSAGES must be a positive integer, not ${process.env.BENCH_MESSAGES}`);
-  }
   const bodies = snsWrappedSesBodies(MESSAGES);
   const expected = expectedJobs(bodies);
-  const perEventJobs = [...expected.perQueue.values()].reduce((sum, n) => sum + n, 0);
   // Suppression and metrics jobs: one each per batch, at least MESSAGES / BATCH_SIZE.
-  const jobs = perEventJobs + 2 * Math.ceil(MESSAGES / BATCH_SIZE);
+  const jobs = jobsFor(expected, MESSAGES);
   const meanBodyBytes = meanBytes(bodies);
   console.log(
     `${MESSAGES} SQS bodies, ${meanBodyBytes} bytes on average, ${jobs} jobs ` +
@@ -337,7 +145,14 @@ async function main(): Promise<void> {
         startIngest(sdk, ingestQueue, redis.url, prefix),
       );
       await expectDrained(`ingest round ${round}`, sqs, ingestQueue);
-      await expectJobs(redis.url, prefix, expected);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      try {
+        await expectJobs(connection, prefix, expected, 'waiting');
+        // Every round starts from an empty Redis.
+        await connection.flushall();
+      } finally {
+        connection.disconnect();
+      }
 
       noopRates.push(perSec(noop));
       ingestRates.push(perSec(ingest));

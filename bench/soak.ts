@@ -27,11 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { openQueue } from '../adapters/bullmq/layout';
 import { isLeft } from 'fp-ts/Either';
@@ -48,6 +44,7 @@ import { routeEvent } from '../domain/routing';
 import { sdkClientConfig, startEmulator, startRedis } from '../test/support/servers';
 import { loadConfig } from '../worker/config';
 import { startWorker, type RunningWorker } from '../worker/main';
+import { messagesIn } from './sqsDrain';
 import { REPO_ROOT, record, snsWrappedSesBodyMaker } from './support';
 
 const MESSAGES = Number(process.env.SOAK_MESSAGES || 500_000);
@@ -181,20 +178,6 @@ const total = async (counter: Counter<string>, labels: Record<string, string> = 
   (await counter.get()).values
     .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
-
-async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  return Object.values(Attributes).reduce((sum, n) => sum + Number(n), 0);
-}
 
 const thousands = (n: number) => n.toLocaleString('en-US');
 

@@ -32,7 +32,7 @@ import {
   makeSnsSignatureVerifier,
   type SnsSignatureOptions,
 } from '../adapters/sns-signature/verifier';
-import { makeSqsClient } from '../adapters/sqs/client';
+import { makeSqsClient, SDK_DEFAULT_MAX_SOCKETS } from '../adapters/sqs/client';
 import {
   deleteMessages,
   queueMessageSizeLimit,
@@ -130,6 +130,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ? makeSqsClient({
         region: config.sqs.region,
         customEndpoint: config.sqs.customEndpoint,
+        // Each poller has a receive or its batch's delete in flight, and may extend the batch's
+        // visibility beside it; dead letters and readiness checks need a few more.
+        maxSockets: Math.max(SDK_DEFAULT_MAX_SOCKETS, 2 * config.sqs.pollers + 8),
         ...(options.sqsEndpoint ?? {}),
       })
     : null;

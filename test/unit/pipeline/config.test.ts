@@ -35,7 +35,7 @@ describe('loadConfig', () => {
         region: 'eu-west-1',
         customEndpoint: false,
         batchSize: 10,
-        pollers: 4,
+        pollers: 16,
         waitTimeSeconds: 20,
         visibilityTimeoutSeconds: 60,
         heartbeatIntervalSeconds: 20,
