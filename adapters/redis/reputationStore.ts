@@ -33,7 +33,8 @@
  * counts are summed into every window, and on one server (the only place it can exist) the
  * record script also takes its markers as counted.
  */
-import { byNode, isCluster, keyBase, type RedisClient } from './connection';
+import type { ChainableCommander } from 'ioredis';
+import { isCluster, keyBase, type RedisClient } from './connection';
 import { DOMAIN_EVENT_KINDS, type DomainEventKind } from '../../domain/events';
 import type { CountedEvent } from '../../domain/jobs';
 import { OTHER_LABEL, NO_CONFIGURATION_SET } from '../../domain/labels';
@@ -58,7 +59,7 @@ import {
   type WindowName,
 } from '../../domain/reputation';
 import { luaScript } from './luaScript';
-import { replyValues } from './pipelineReplies';
+import { pipelinePerNode } from './pipelinePerNode';
 
 export interface ReputationStoreOptions {
   /** BULLMQ_PREFIX as configured, e.g. `{ses}` (the buckets use it without braces). */
@@ -171,21 +172,12 @@ export function makeReputationStore(
   /** Each key's reply to `command`, in order: one pipeline per node, all nodes at once. */
   const perKey = async <T>(
     keys: readonly string[],
-    command: (pipeline: ReturnType<RedisClient['pipeline']>, key: string) => void,
-  ): Promise<T[]> => {
-    const indexed = keys.map((key, index) => ({ key, index }));
-    const replies = new Array<T>(keys.length);
-    await Promise.all(
-      byNode(redis, indexed, (item) => item.key).map(async (group) => {
-        const pipeline = redis.pipeline();
-        for (const item of group) command(pipeline, item.key);
-        replyValues(await pipeline.exec()).forEach((value, i) => {
-          replies[group[i]!.index] = value as T;
-        });
-      }),
-    );
-    return replies;
-  };
+    command: (pipeline: ChainableCommander, key: string) => void,
+  ): Promise<T[]> =>
+    (await pipelinePerNode(
+      redis,
+      keys.map((key) => ({ key, queue: (pipeline) => command(pipeline, key) })),
+    )) as T[];
 
   /** The label of each distinct name in `names` (none, other and '' stay as they are). */
   const labels = async (
@@ -323,12 +315,12 @@ export function makeReputationStore(
       }
       const fresh = new Array<boolean>(events.length).fill(false);
       const perEvent = previousMarkers ? 4 : 3;
-      await Promise.all(
-        byNode(redis, [...byBucket.keys()], bucketKey).map(async (group) => {
-          const pipeline = redis.pipeline() as unknown as ScriptedRedis & {
-            exec(): Promise<[Error | null, unknown][] | null>;
-          };
-          for (const b of group) {
+      const buckets = [...byBucket.keys()];
+      const replies = await pipelinePerNode(
+        redis,
+        buckets.map((b) => ({
+          key: bucketKey(b),
+          queue: (pipeline) => {
             const keys: string[] = [];
             const args: (string | number)[] = [options.markerTtlSeconds, perEvent];
             for (const e of byBucket.get(b)!) {
@@ -344,15 +336,19 @@ export function makeReputationStore(
                 expiry((e.hour + 1) * HOUR_MS + HOUR_BUCKET_RETENTION_MS, nowMs),
               );
             }
-            void pipeline.sesWorkerReputationRecord(keys.length, ...keys, ...args);
-          }
-          replyValues(await pipeline.exec()).forEach((reply, g) => {
-            (reply as number[]).forEach((counted, i) => {
-              if (counted === 1) fresh[byBucket.get(group[g]!)![i]!.index] = true;
-            });
-          });
-        }),
+            void (pipeline as unknown as ScriptedRedis).sesWorkerReputationRecord(
+              keys.length,
+              ...keys,
+              ...args,
+            );
+          },
+        })),
       );
+      replies.forEach((reply, g) => {
+        (reply as number[]).forEach((counted, i) => {
+          if (counted === 1) fresh[byBucket.get(buckets[g]!)![i]!.index] = true;
+        });
+      });
       return labelled.map((e) =>
         fresh[e.index]
           ? {
