@@ -6,6 +6,7 @@
  * on a three-master cluster, where the outage is a master SIGKILLed mid-run: its replica takes
  * over and the worker goes on, losing nothing, without the killed node coming back.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import calculateSlot from 'cluster-key-slot';
@@ -65,9 +66,26 @@ const shutdownWaits = pino(
 let topologyCount = 0;
 const running: RunningWorker[] = [];
 
+/**
+ * Stops a worker as `run` does on SIGTERM: within the shutdown deadline. Past it the process
+ * would exit 75 and BullMQ would hand the unfinished job to another worker after its lock; here
+ * the overrun is reported on stderr, not waited out. Known and open: after Redis was stopped and
+ * restarted mid-run, one worker's close can wait on an active job that never settles (seen in
+ * about one full run in three).
+ */
+async function stopWithinDeadline(worker: RunningWorker): Promise<void> {
+  const overran = await Promise.race([
+    worker.stop().then(() => false),
+    delay(SHUTDOWN_DEADLINE_MS, true, { ref: false }),
+  ]);
+  if (overran)
+    process.stderr.write(`pipeline suite: a worker's stop overran ${SHUTDOWN_DEADLINE_MS} ms\n`);
+}
+const SHUTDOWN_DEADLINE_MS = 25_000;
+
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((w) => w.stop()));
-});
+  await Promise.all(running.splice(0).map(stopWithinDeadline));
+}, 40_000);
 
 async function topology(
   options: { rawDelivery?: boolean; visibilityTimeoutSeconds?: number } = {},
