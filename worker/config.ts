@@ -397,8 +397,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       region: e.AWS_REGION ?? null,
       customEndpoint: e.AWS_ENDPOINT_URL_SQS !== undefined || e.AWS_ENDPOINT_URL !== undefined,
       batchSize: e.SQS_BATCH_SIZE ?? 10,
-      // 16: with SQS's real round trips a replica ingests ~2.7× what 4 pollers do, for 48 idle
-      // long polls a minute (bench:pollers; docs/scaling.md says why not more).
+      // 16: with SQS's real round trips a replica ingests 2.7–3.7× what 4 pollers do, for 48
+      // idle long polls a minute (bench:pollers; docs/scaling.md says why not more).
       pollers: e.SQS_POLLERS ?? 16,
       waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS ?? 20,
       visibilityTimeoutSeconds,
