@@ -23,6 +23,13 @@ module.exports = {
       testEnvironment: 'node',
     },
     {
+      // The AWS CDK construct's synthesised template and the Kubernetes manifests: offline.
+      displayName: 'deploy',
+      testMatch: ['<rootDir>/test/deploy/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+    },
+    {
       // Runs the built CLI (dist/): `npm test` builds first.
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
