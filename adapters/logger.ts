@@ -1,7 +1,7 @@
 /**
  * Structured JSON logs on stdout (pino): one line per event, machine-readable, cheap.
  *
- * What is never logged (README, "Logging"): an email address, a subject or message content, or
+ * What is never logged (docs/operations.md, "Logging"): an email address, a subject or message content, or
  * a credential from a URL. Two rules here make that hold for every log site: an `err` field is
  * reduced to its message and code, redacted (`loggableError`: ioredis errors carry the failed
  * command's arguments, which for BullMQ are whole jobs), and every URL in the message or in a

@@ -1,5 +1,5 @@
 /**
- * What output must never carry (README, "Logging"): credentials from a URL, and email
+ * What output must never carry (docs/operations.md, "Logging"): credentials from a URL, and email
  * addresses. Pure text functions, used by the logger's serializers and the CLI's stderr so that
  * no log site or message can forget them.
  */

@@ -68,7 +68,7 @@ export function buildProgram(io: Io): Command {
   program
     .command('run')
     .description(
-      'drain the SQS queue and run the job processors until SIGTERM/SIGINT (configuration: environment variables, see README)',
+      'drain the SQS queue and run the job processors until SIGTERM/SIGINT (configuration: environment variables, see docs/configuration.md)',
     )
     .addOption(new Option('--role <role>', 'overrides ROLE: ingest, process or all').choices(ROLES))
     .option(

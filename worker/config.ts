@@ -1,7 +1,7 @@
 /**
  * Configuration: environment variables only, decoded by an io-ts codec at start-up. A bad or
  * missing value stops the process with one line naming the variable. The variable names are
- * part of the interface (README, "Configuration"): keep them.
+ * part of the interface (docs/configuration.md): keep them.
  *
  * An empty value counts as unset (`FOO=` in an env file means "use the default").
  */
@@ -263,7 +263,7 @@ export const EnvCodec = struct({
   REPUTATION_MIN_VOLUME: optional(integer(0, 1_000_000_000)),
   REPUTATION_EVALUATE_SECONDS: optional(integer(1, 86_400)),
   REPUTATION_WEBHOOK_URL: optional(http),
-  // Pinned SNS signing certificates (README, "Pinned SNS certificates").
+  // Pinned SNS signing certificates (docs/decoding.md, "Pinned SNS certificates").
   SNS_CERT_DIR: optional(nonEmpty),
   SNS_CERT_FETCH: optional(boolean),
   // Hardening (issue 14): outside limits.

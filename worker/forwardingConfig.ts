@@ -42,7 +42,7 @@ export interface ForwardingEnv {
 /** 10 MiB: SES's long-standing message limit (40 MB now), and a modest ceiling for memory. */
 export const DEFAULT_FORWARD_MAX_BYTES = 10 * 1024 * 1024;
 
-/** Long enough for a slow relay, short enough that a silent one frees its slot (README). */
+/** Long enough for a slow relay, short enough that a silent one frees its slot (docs/configuration.md). */
 export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = {
   connectionMs: 10_000,
   greetingMs: 10_000,

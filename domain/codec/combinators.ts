@@ -140,8 +140,8 @@ export const optional = <C extends t.Mixed>(codec: C): OptionalType<C> => new Op
 
 /**
  * An optional descriptive field where SES may send `null` for "none" (a click on an untagged
- * link has `"linkTags": null`): `null` means the same as absent. README, "Choices where the
- * formats are loose", lists each such field with the captured message that shows it.
+ * link has `"linkTags": null`): `null` means the same as absent. docs/decoding.md, "Choices where
+ * the formats are loose", lists each such field with the captured message that shows it.
  */
 export const optionalOrNull = <C extends t.Mixed>(codec: C): OptionalType<C> =>
   new OptionalType(codec, true);

@@ -2,7 +2,7 @@
  * The `mail` object of SES records (ses-formats.md §2–§4). Everything not always present is
  * optional: SES includes headers only when "include original headers" is on, tags only with
  * configuration sets, and Open/Click records carry a shorter `mail`. All of it is descriptive,
- * so `null` reads as absent throughout (README, "Choices where the formats are loose").
+ * so `null` reads as absent throughout (docs/decoding.md, "Choices where the formats are loose").
  */
 import * as t from 'io-ts';
 import { array, optionalOrNull, record, struct } from '../codec/combinators';

@@ -1,8 +1,8 @@
 /**
  * What the chaos suite publishes, and what must come of it: SES notifications of every kind made
  * from the fixtures (test/fixtures/) with ids and addresses of their own, some published twice,
- * and the outcomes each one calls for — written down here from the SES formats and the README's
- * policy, not computed by the worker's own routing, so that the ledger can disagree with it.
+ * and the outcomes each one calls for — written down here from the SES formats and the suppression
+ * policy in docs/suppression.md, not computed by the worker's own routing, so that the ledger can disagree with it.
  */
 import { fixtureJson } from '../support/fixtures';
 

@@ -31,7 +31,7 @@ export function forwardedKeyOf(mail: ReceivedMail): string | null {
  * is answered 451 (the forward job retries it later). `settle` then waits until each message
  * accepted so far has its forward job completed in Redis: a process killed after that cannot
  * have a copy the server took (250) but its job did not record — the documented at-least-once
- * window of forwarding, which no kill should fall into by chance (see the README).
+ * window of forwarding, which no kill should fall into by chance (see docs/testing.md).
  */
 export interface SmtpHold {
   hold(): void;
@@ -194,7 +194,7 @@ export function compare(ledger: Ledger, observed: Observed): Verdict {
   report('addresses suppressed that should not be', unexpected);
 
   // SES suppression sync (push): every global entry in SES's list with SES's reason — written
-  // here from the README's mapping — and nothing else there.
+  // here from docs/ses-sync.md's mapping — and nothing else there.
   if (observed.sesList !== undefined) {
     const global = ledger.suppressed.get('global') ?? new Map<string, ExpectedEntry>();
     const notInSes: string[] = [];

@@ -10,7 +10,7 @@
  *
  * CHAOS_MESSAGES (10000), CHAOS_SEED (random; printed, repeats the same notifications and
  * order), CHAOS_RATE (publishes per second, 400), CHAOS_SMTP_HOLD (true; false lets worker
- * kills fall between an SMTP 250 and the job's completion — see the README).
+ * kills fall between an SMTP 250 and the job's completion — see docs/testing.md).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';

@@ -101,7 +101,7 @@ export async function startStage(options: StageOptions): Promise<Stage> {
     const topologyOptions: TopologyOptions = {
       name: options.name,
       visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
-      // Generous, as the README advises: no outage or kill may redrive a good message.
+      // Generous, as docs/operations.md ("Redis") advises: no outage or kill may redrive a good message.
       maxReceiveCount: 10,
     };
     const topology = await createSesTopology(sqs, sns, topologyOptions);

@@ -380,7 +380,7 @@ test('throttled 30 % of the time and down for 10 s, every push gets through once
   const most = maxPerSecond(times);
   const throttled = fake.requests.filter((r) => r.status === 429).length;
   const dropped = fake.requests.filter((r) => r.status === 'dropped').length;
-  // Recorded for the README and the closing note: what the limiter achieved.
+  // Recorded for docs/ses-sync.md and the closing note: what the limiter achieved.
   process.stderr.write(
     `ses-sync throttling: ${fake.requests.length} requests (${throttled} answered 429, ${dropped} dropped while down) in ${elapsedS.toFixed(1)} s; at most ${most} in any second (limit ${rate})\n`,
   );

@@ -1,5 +1,5 @@
 /**
- * The tolerance review (README, "Choices where the formats are loose"): for an optional field
+ * The tolerance review (docs/decoding.md, "Choices where the formats are loose"): for an optional field
  * that only describes, SES's `null` means the same as the field being absent; a field whose
  * value decides what the worker does stays strict, so `null` there is a decode failure that
  * names the field.
