@@ -16,9 +16,9 @@ import pino, { type Logger } from 'pino';
 import { createSesTopology, type SesTopology } from '../../adapters/emulator/topology';
 import { openQueue, queueLocation } from '../../adapters/bullmq/layout';
 import { makeMetrics, type Metrics } from '../../adapters/metrics/registry';
-import type { RedisClient } from '../../adapters/redis/connection';
+import { connectRedis, type RedisClient } from '../../adapters/redis/connection';
 import { makeSqsClient } from '../../adapters/sqs/client';
-import { sharedQueueDepthKey } from '../../adapters/sqs/sharedQueueDepth';
+import { sharedQueueDepth, sharedQueueDepthKey } from '../../adapters/sqs/sharedQueueDepth';
 import { QUEUE_NAMES } from '../../domain/jobs';
 import { loadConfig } from '../../worker/config';
 import { startWorker, type RunningWorker } from '../../worker/main';
@@ -26,7 +26,7 @@ import { wireQueueGauges, type QueueGaugeTiming } from '../../worker/queueGauges
 import { SES_SYNC_QUEUE } from '../../worker/sesSync';
 import { eventually } from '../support/await';
 import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
-import { sdkClientConfig, startEmulator, type EmulatorServer } from '../support/servers';
+import { freePort, sdkClientConfig, startEmulator, type EmulatorServer } from '../support/servers';
 import { clientsFor, queueDepth, sendAll } from '../support/sqs';
 
 /** The emulator, shared by both kinds of Redis. */
@@ -108,6 +108,35 @@ function capturedLog(): { log: Logger; lines: Record<string, unknown>[] } {
   );
   return { log, lines };
 }
+
+it('with Redis not answering, each replica reads SQS itself: the SQS gauge does not need Redis', async () => {
+  const t = await createSesTopology(servers.sqs, servers.sns, {
+    name: `gauges-${++suites}-no-redis`,
+  });
+  await sendAll(servers.sqs, t.dlqUrl, ['x', 'y', 'z']);
+  const nobody = connectRedis(
+    { kind: 'single', url: `redis://127.0.0.1:${await freePort()}` },
+    { enableOfflineQueue: false, maxRetriesPerRequest: 1, noReconnect: true },
+  );
+  nobody.on('error', () => undefined);
+  const client = countingSqsClient();
+  try {
+    const read = sharedQueueDepth({
+      sqs: client.sqs,
+      redis: nobody,
+      bullmqPrefix: '{gauges-no-redis}',
+      queueUrl: t.dlqUrl,
+      maxAgeMs: 60_000,
+      sqsTimeoutMs: 2_000,
+    });
+    expect((await read()).value).toEqual({ visible: 3, inFlight: 0 });
+    expect((await read()).value).toEqual({ visible: 3, inFlight: 0 });
+    expect(client.calls()).toBe(2); // nothing shared: each read asks SQS
+  } finally {
+    nobody.disconnect();
+    client.sqs.destroy();
+  }
+});
 
 describe.each(REDIS_MODES)('on %s Redis', (mode) => {
   const under = useRedisUnderTest(mode);
