@@ -24,7 +24,6 @@ export interface SharedQueueDepthOptions {
   readonly maxAgeMs: number;
   /** For SQS's answer; the SDK call is aborted then. */
   readonly sqsTimeoutMs: number;
-  readonly now?: () => number;
 }
 
 /** How long a stored reading stays in Redis (an hour): tiny, and gone with the deployment. */
@@ -49,7 +48,6 @@ export function sharedQueueDepth(
   options: SharedQueueDepthOptions,
 ): () => Promise<Reading<QueueDepth>> {
   const { redis, queueUrl, maxAgeMs } = options;
-  const now = options.now ?? Date.now;
   const key = sharedQueueDepthKey(options.bullmqPrefix, queueUrl);
 
   const stored = async (): Promise<Reading<QueueDepth> | null> => {
@@ -65,7 +63,7 @@ export function sharedQueueDepth(
     let sharing = true;
     try {
       const shared = await stored();
-      if (shared !== null && now() - shared.at < maxAgeMs) return shared;
+      if (shared !== null && Date.now() - shared.at < maxAgeMs) return shared;
       const won = await redis.set(`${key}:reader`, '1', 'PX', maxAgeMs, 'NX');
       if (won === null && shared !== null) return shared;
     } catch {
@@ -73,7 +71,7 @@ export function sharedQueueDepth(
     }
     const reading = {
       value: await queueDepth(options.sqs, queueUrl, options.sqsTimeoutMs),
-      at: now(),
+      at: Date.now(),
     };
     if (sharing) {
       const { visible, inFlight } = reading.value;
