@@ -3,7 +3,7 @@
  * processors, serves HTTP, and stops it all in order. Nothing else constructs adapters.
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import {
   byNode,
   connectRedis,
@@ -65,7 +65,9 @@ import { makeSuppressionProcessor } from './processors/suppression';
 import { startReputationEvaluator } from './reputation';
 import { redisConnectionErrors, type RedisConnectionErrors } from './redisConnectionErrors';
 import { makeStatusFeature } from './status';
+import { wireQueueGauges } from './queueGauges';
 import { startSesSyncFeature, type SesSyncFeature } from './sesSyncFeature';
+import { SES_SYNC_QUEUE } from './sesSync';
 import { confirmSubscription } from '../adapters/sns/subscriptions';
 import { MAX_MESSAGE_BYTES } from '../domain/sqsSize';
 
@@ -212,6 +214,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     sesSync: sesSync === null ? null : () => sesSync.view(),
   });
   httpRoutes.push(...status.routes);
+  wireQueueGauges({
+    config,
+    log,
+    gauges: metrics.queueGauges,
+    sqs,
+    redis: producerRedis,
+    queues: new Map<string, Pick<Queue, 'getJobCounts'>>([
+      ...jobQueues.queues,
+      ...(sesSync === null ? [] : [[SES_SYNC_QUEUE, sesSync.queue] as const]),
+    ]),
+  });
   // Every process replica evaluates; the store lets one of them announce each change.
   const evaluator = processes
     ? startReputationEvaluator(status.monitor, config.reputation.evaluateMs, log)

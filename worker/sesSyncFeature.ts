@@ -42,6 +42,8 @@ export interface SesSyncFeature {
   readonly view: () => Promise<SesSyncView>;
   /** The `ses-sync` queue's processor for its previous key layout; [] when no worker runs it. */
   readonly drainable: DrainableQueue[];
+  /** The `ses-sync` queue on the producer connection (fails fast): for its job counts. */
+  readonly queue: SesSyncQueue;
   stop(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export function startSesSyncFeature(deps: {
 
   return {
     drainable,
+    queue: producerQueue,
     wrap(store, connection) {
       const state = connection === 'producer' ? producerState : workerState;
       return withSesSyncDetail(withSesSync(store, hookOn(connection, store)), state);

@@ -3,6 +3,7 @@
  * and (capped) configuration-set names only, never addresses or free text.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { makeQueueGauges } from './queueGauges';
 
 export function makeMetrics() {
   const registry = new Registry();
@@ -170,6 +171,8 @@ export function makeMetrics() {
       help: '1 when Redis and SQS are reachable and the worker is not shutting down',
       registers,
     }),
+    /** SQS and BullMQ queue depths, read at scrape time once the worker wires their sources. */
+    queueGauges: makeQueueGauges(registers),
   };
 }
 
