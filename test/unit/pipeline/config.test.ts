@@ -191,10 +191,7 @@ describe('loadConfig', () => {
     [{ SQS_BATCH_SIZE: '11' }, 'SQS_BATCH_SIZE: expected an integer from 1 to 10, got "11"'],
     [{ SQS_BATCH_SIZE: '2.5' }, 'SQS_BATCH_SIZE: expected an integer from 1 to 10, got "2.5"'],
     [{ HTTP_PORT: 'eighty' }, 'HTTP_PORT: expected an integer from 0 to 65535, got "eighty"'],
-    [
-      { EMULATOR_PORT: '65536' },
-      'EMULATOR_PORT: expected an integer from 0 to 65535, got "65536"',
-    ],
+    [{ EMULATOR_PORT: '65536' }, 'EMULATOR_PORT: expected an integer from 0 to 65535, got "65536"'],
     [{ ROLE: 'both' }, 'ROLE: expected'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: expected'],
     [
