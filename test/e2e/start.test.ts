@@ -137,7 +137,7 @@ describe('npm start (run --embedded)', () => {
     );
     const curlLine = printed(block, 'curl ');
     expect(curlLine).toBe(
-      `curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:${httpPort}/suppressions/jane@example.net`,
+      `curl -sS -H 'Authorization: Bearer ${token}' http://127.0.0.1:${httpPort}/suppressions/jane@example.net`,
     );
     const record = await eventually(async () => {
       const { code, stdout } = await newcomerShell(curlLine);
@@ -202,7 +202,9 @@ describe('npm start (run --embedded)', () => {
     const block = worker.text.join('\n');
     expect(block).not.toContain('operator-chosen-token');
     expect(printed(worker.text, 'API token')).toBe('API token    API_TOKEN, as you set it');
-    expect(printed(worker.text, 'curl ')).toMatch(/^curl -H "Authorization: Bearer \$API_TOKEN" /);
+    expect(printed(worker.text, 'curl ')).toMatch(
+      /^curl -sS -H "Authorization: Bearer \$API_TOKEN" /,
+    );
   });
 
   it.each([

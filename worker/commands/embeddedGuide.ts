@@ -64,7 +64,7 @@ export function embeddedGuide(guide: EmbeddedGuide): string {
       : [
           'Publish a sample bounce, then look its recipient up:',
           `  ${credentials} aws --endpoint-url ${guide.endpoint} --region ${guide.region} sns publish --topic-arn ${guide.topicArn} --message file://${guide.sampleBounce}`,
-          `  curl -H ${bearer} ${new URL(`suppressions/${SAMPLE_BOUNCE.recipient}`, guide.statusPageUrl).href}`,
+          `  curl -sS -H ${bearer} ${new URL(`suppressions/${SAMPLE_BOUNCE.recipient}`, guide.statusPageUrl).href}`,
         ]),
     'In another shell, for ses-worker dlq stats / replay-dlq and the AWS CLI (v1 needs --endpoint-url):',
     `  export AWS_ENDPOINT_URL=${guide.endpoint} AWS_REGION=${guide.region} AWS_DEFAULT_REGION=${guide.region} ${credentials} SQS_QUEUE_URL=${guide.queueUrl} SQS_DLQ_URL=${guide.dlqUrl}`,
