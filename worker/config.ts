@@ -223,6 +223,8 @@ export const EnvCodec = struct({
   REDIS_REPLICAS_ACK_TIMEOUT_MS: optional(integer(10, 60_000)),
   BULLMQ_PREFIX: optional(bullmqPrefix),
   HTTP_PORT: optional(integer(0, 65535)),
+  // `run --embedded` only: where its SQS/SNS/S3 emulator listens.
+  EMULATOR_PORT: optional(integer(0, 65535)),
   ROLE: optional(enumOf(ROLES)),
   API_TOKEN: optional(nonEmpty),
   SNS_VERIFY_SIGNATURES: optional(boolean),
@@ -308,6 +310,11 @@ export interface WorkerConfig {
     readonly keepFailedSeconds: number;
   };
   readonly httpPort: number;
+  /**
+   * `run --embedded`'s emulator port: 4566, as the usual AWS emulators, so its endpoint, queue
+   * URLs and topic ARN are the same on every run; 0 picks a free one.
+   */
+  readonly emulatorPort: number;
   readonly role: Role;
   readonly apiToken: string | null;
   readonly snsVerifySignatures: boolean;
@@ -344,6 +351,7 @@ export interface WorkerConfig {
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_EMULATOR_PORT = 4566;
 
 /** Reads the variables `EnvCodec` names; an empty value is unset. */
 function relevantEnv(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -417,6 +425,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       keepFailedSeconds: e.JOB_KEEP_FAILED_SECONDS ?? 14 * 86_400,
     },
     httpPort: e.HTTP_PORT ?? 8080,
+    emulatorPort: e.EMULATOR_PORT ?? DEFAULT_EMULATOR_PORT,
     role: e.ROLE ?? 'all',
     apiToken: e.API_TOKEN ?? null,
     snsVerifySignatures: e.SNS_VERIFY_SIGNATURES ?? true,

@@ -5,7 +5,10 @@
  */
 
 export interface LineSeries {
+  /** What the data marks carry (`data-series`): an identifier, for tests and scripts. */
   readonly name: string;
+  /** What the legend shows people; the name when absent. */
+  readonly label?: string;
   readonly color: string;
   /** One value per x position, oldest first; null leaves a gap. */
   readonly values: readonly (number | null)[];
@@ -80,7 +83,7 @@ export function lineChart(options: LineChartOptions): string {
     }),
   );
   const legend = legendOf([
-    ...options.series.map((s) => ({ name: s.name, color: s.color })),
+    ...options.series.map((s) => ({ name: s.label ?? s.name, color: s.color })),
     ...thresholds.map((t) => ({ name: t.label, color: t.color, dashed: true })),
   ]);
   return (

@@ -9,6 +9,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { DomainEventKind } from '../../domain/events';
+import { EVENT_KIND_LABELS } from '../../domain/eventKindLabels';
 import { sesSyncPanel, type SesSyncPanelView } from './sesSyncPanel';
 import {
   HOUR_MS,
@@ -253,6 +254,7 @@ function eventsPanel(perMinute: Settled<EventsPerMinute>): string {
   const { startMinute, kinds } = perMinute.value;
   const series: LineSeries[] = [...kinds].map(([kind, values]) => ({
     name: kind,
+    label: EVENT_KIND_LABELS[kind],
     color: KIND_COLORS[kind],
     values,
   }));

@@ -98,10 +98,11 @@ describe('ses-worker run', () => {
 
   it('--embedded starts the emulator and topology, serves /healthz, /readyz, /metrics, and stops on SIGTERM', async () => {
     // What `npm start` runs.
-    const embedded = spawnWorker({ REDIS_URL: redisServer.url, BULLMQ_PREFIX: '{e2e-run}' }, [
-      'run',
-      '--embedded',
-    ]);
+    // A free emulator port: 4566, the default, may be another run's (test/e2e/start.test.ts).
+    const embedded = spawnWorker(
+      { REDIS_URL: redisServer.url, BULLMQ_PREFIX: '{e2e-run}', EMULATOR_PORT: '0' },
+      ['run', '--embedded'],
+    );
     children.push(embedded);
     const started = await embedded.waitForLog(
       (l) => l.msg.startsWith('embedded SQS/SNS/S3 emulator started'),

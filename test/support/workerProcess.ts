@@ -23,6 +23,8 @@ export interface LogLine {
 export interface WorkerProcess {
   readonly child: ChildProcess;
   readonly logs: LogLine[];
+  /** Lines on stdout that are not JSON logs: what `run --embedded` prints for people. */
+  readonly text: string[];
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   readonly exited: Promise<number | NodeJS.Signals>;
   waitForLog(
@@ -30,6 +32,7 @@ export interface WorkerProcess {
     what: string,
     timeoutMs?: number,
   ): Promise<LogLine>;
+  waitForText(predicate: (line: string) => boolean, what: string): Promise<string>;
   count(msg: string): number;
   /** The HTTP port it bound (HTTP_PORT=0), read off its start-up line. */
   httpPort(): Promise<number>;
@@ -53,11 +56,15 @@ export function spawnWorker(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
+  const text: string[] = [];
   let partial = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') logs.push(JSON.parse(line) as LogLine);
+    for (const line of lines) {
+      if (line.startsWith('{')) logs.push(JSON.parse(line) as LogLine);
+      else text.push(line);
+    }
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -65,21 +72,30 @@ export function spawnWorker(
     child.on('exit', (code, signal) => done(code ?? signal ?? -1)),
   );
 
-  const waitForLog = (predicate: (line: LogLine) => boolean, what: string, timeoutMs = 20_000) =>
+  const waitFor = <L>(
+    lines: L[],
+    predicate: (line: L) => boolean,
+    what: string,
+    timeoutMs = 20_000,
+  ) =>
     eventually(
       () => {
         if (child.exitCode !== null)
           throw new Error(`worker exited ${child.exitCode}: ${stderr.slice(-2000)}`);
-        return Promise.resolve(logs.find(predicate));
+        return Promise.resolve(lines.find(predicate));
       },
       what,
       timeoutMs,
     );
+  const waitForLog = (predicate: (line: LogLine) => boolean, what: string, timeoutMs?: number) =>
+    waitFor(logs, predicate, what, timeoutMs);
   return {
     child,
     logs,
+    text,
     exited,
     waitForLog,
+    waitForText: (predicate, what) => waitFor(text, predicate, what),
     count: (msg) => logs.filter((l) => l.msg === msg).length,
     httpPort: async () =>
       (await waitForLog((l) => l.msg === 'ses-worker running', 'the worker to start'))

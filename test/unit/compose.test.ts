@@ -32,7 +32,13 @@ interface ComposeFile {
   services?: Record<string, ComposeService>;
 }
 
-/** Every variable the worker's configuration reads or names. */
+/**
+ * Secrets: compose takes them from the host and refuses to start without them (`${X:?message}`).
+ * A default in the file would be the same token on every stack that forgot to set one.
+ */
+const SECRET_VARIABLES = ['API_TOKEN'] as const;
+
+/** Every variable the worker's configuration reads or names, set in the file itself. */
 const WORKER_VARIABLES = [
   'SQS_QUEUE_URL',
   'SQS_DLQ_URL',
@@ -41,7 +47,6 @@ const WORKER_VARIABLES = [
   'REDIS_URL',
   'HTTP_PORT',
   'ROLE',
-  'API_TOKEN',
   'SNS_VERIFY_SIGNATURES',
   'LOG_LEVEL',
   'BULLMQ_PREFIX',
@@ -61,22 +66,25 @@ const majorOf = (version: string): number => Number(/^(\d+)\./.exec(version)?.[1
 /** Compose's default when a service sets no stop_grace_period. */
 const DEFAULT_STOP_GRACE_MS = 10_000;
 
-/** Applies compose interpolation: `$$` → `$`, `${X:-d}` → d; undefined if it needs the host's env. */
+/**
+ * Applies compose interpolation: `$$` → `$`, `${X:-d}` → d; undefined if it needs the host's env
+ * (`$X`, `${X}`, or `${X:?message}`, which stops compose when X is unset).
+ */
 function resolveComposeValue(raw: string): string | undefined {
   let needsHostEnvironment = false;
   const resolved = raw.replace(
-    /\$\$|\$\{[A-Za-z_]\w*(?::?-([^}]*))?\}|\$[A-Za-z_]\w*/g,
-    (match, fallback?: string) => {
+    /\$\$|\$\{[A-Za-z_]\w*(?::?([-?])([^}]*))?\}|\$[A-Za-z_]\w*/g,
+    (match, operator?: string, word?: string) => {
       if (match === '$$') return '$';
-      if (fallback === undefined) needsHostEnvironment = true;
-      return fallback ?? '';
+      if (operator !== '-') needsHostEnvironment = true;
+      return operator === '-' ? (word ?? '') : '';
     },
   );
   return needsHostEnvironment ? undefined : resolved;
 }
 
-/** Accepts both the list form (`- KEY=value`) and the map form of `environment`. */
-function environmentOf(service: ComposeService): Map<string, string | undefined> {
+/** `environment` as written, before interpolation; list form (`- KEY=value`) or map form. */
+function rawEnvironmentOf(service: ComposeService): Map<string, string | undefined> {
   const entries = new Map<string, string | undefined>();
   const environment = service.environment;
   if (Array.isArray(environment)) {
@@ -84,14 +92,25 @@ function environmentOf(service: ComposeService): Map<string, string | undefined>
       const separator = item.indexOf('=');
       // A bare `KEY` passes the host's value through: nothing this file sets.
       if (separator < 0) entries.set(item, undefined);
-      else entries.set(item.slice(0, separator), resolveComposeValue(item.slice(separator + 1)));
+      else entries.set(item.slice(0, separator), item.slice(separator + 1));
     }
   } else if (environment) {
     for (const [key, value] of Object.entries(environment)) {
-      entries.set(key, value === null ? undefined : resolveComposeValue(String(value)));
+      entries.set(key, value === null ? undefined : String(value));
     }
   }
   return entries;
+}
+
+/** `environment` with compose interpolation applied (see `resolveComposeValue`). */
+function environmentOf(service: ComposeService): Map<string, string | undefined> {
+  const raw = rawEnvironmentOf(service);
+  return new Map(
+    [...raw].map(([key, value]) => [
+      key,
+      value === undefined ? undefined : resolveComposeValue(value),
+    ]),
+  );
 }
 
 function dependenciesOf(service: ComposeService): Map<string, string> {
@@ -212,6 +231,13 @@ describe('docker-compose.yml', () => {
     const environment = workerEnv();
     const unset = WORKER_VARIABLES.filter((name) => !environment.get(name));
     expect(unset).toEqual([]);
+  });
+
+  it.each(SECRET_VARIABLES)('requires %s from the host, with no default in the file', (name) => {
+    const raw = rawEnvironmentOf(service('worker')).get(name);
+    // `:?` rather than `?`: an empty value stops compose too (the worker would read it as unset).
+    expect(raw).toMatch(new RegExp(`^\\$\\{${name}:\\?[^}]+\\}$`));
+    expect(workerEnv().get(name)).toBeUndefined();
   });
 
   it('gives the worker longer to stop than its own shutdown timeout', () => {

@@ -43,6 +43,8 @@ export async function demoCommand(env: NodeJS.ProcessEnv, io: Io): Promise<numbe
       SQS_QUEUE_URL: '',
       BULLMQ_PREFIX: prefix,
       HTTP_PORT: env.HTTP_PORT ?? '0',
+      // A free port: the demo must not collide with an `npm start` running on EMULATOR_PORT.
+      EMULATOR_PORT: '0',
       LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
       SQS_WAIT_TIME_SECONDS: '1',
     },

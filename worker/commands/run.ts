@@ -2,11 +2,13 @@
  * `ses-worker run`: the long-running worker. SIGTERM/SIGINT stop it gracefully within
  * SHUTDOWN_TIMEOUT_MS; a second signal, or the deadline, ends it at once.
  */
+import { randomBytes } from 'node:crypto';
 import { describeRedis } from '../config';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import {
   EMULATOR_CREDENTIALS,
+  EmulatorPortInUseError,
   startEmbeddedEmulator,
   type EmbeddedEmulator,
 } from '../../adapters/emulator/embedded';
@@ -18,6 +20,7 @@ import { configOrExit, type Role, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
 import { startWorker, type RunningWorker } from '../main';
 import { loggableError } from '../../domain/redact';
+import { embeddedGuide, sampleBouncePath } from './embeddedGuide';
 
 export interface RunOptions {
   readonly role?: Role;
@@ -36,6 +39,8 @@ export interface Started {
     readonly queueUrl: string;
     readonly dlqUrl: string;
   } | null;
+  /** Embedded without API_TOKEN: the suppression API's token, made for this run; else null. */
+  readonly generatedApiToken: string | null;
   stop(): Promise<void>;
 }
 
@@ -58,7 +63,15 @@ export async function start(
       return EXIT.config;
     }
     const worker = await startWorker({ config, log });
-    return { worker, config, log, emulator: null, topology: null, stop: () => worker.stop() };
+    return {
+      worker,
+      config,
+      log,
+      emulator: null,
+      topology: null,
+      generatedApiToken: null,
+      stop: () => worker.stop(),
+    };
   }
 
   // Without Redis the worker would only hold its polling: say so at once, as a local run should.
@@ -69,7 +82,14 @@ export async function start(
     );
     return EXIT.unavailable;
   }
-  const emulator = await startEmbeddedEmulator();
+  let emulator: EmbeddedEmulator;
+  try {
+    emulator = await startEmbeddedEmulator(config.emulatorPort);
+  } catch (error) {
+    if (!(error instanceof EmulatorPortInUseError)) throw error;
+    io.stderr.write(`ses-worker: ${portInUse('EMULATOR_PORT', error.port)}\n`);
+    return EXIT.unavailable;
+  }
   const clientOptions = {
     region: emulator.region,
     endpoint: emulator.endpoint,
@@ -84,9 +104,11 @@ export async function start(
   sqs.destroy();
   sns.destroy();
   log.info(
-    { endpoint: emulator.endpoint, ...topology },
+    { endpoint: emulator.endpoint, region: emulator.region, ...topology },
     'embedded SQS/SNS/S3 emulator started (in memory; SNS signatures are placeholders, so verification is off)',
   );
+  // The suppression API is never open: a local run without a token gets one of its own.
+  const generatedApiToken = config.apiToken === null ? randomBytes(18).toString('base64url') : null;
   config = {
     ...config,
     sqs: {
@@ -97,23 +119,41 @@ export async function start(
       customEndpoint: true,
     },
     snsVerifySignatures: false,
+    apiToken: config.apiToken ?? generatedApiToken,
   };
-  const worker = await startWorker({
-    config,
-    log,
-    sqsEndpoint: { endpoint: emulator.endpoint, credentials: EMULATOR_CREDENTIALS },
-  });
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker({
+      config,
+      log,
+      sqsEndpoint: { endpoint: emulator.endpoint, credentials: EMULATOR_CREDENTIALS },
+    });
+  } catch (error) {
+    // The emulator would keep the process alive after the error.
+    await emulator.stop();
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    io.stderr.write(`ses-worker: ${portInUse('HTTP_PORT', config.httpPort)}\n`);
+    return EXIT.unavailable;
+  }
   return {
     worker,
     config,
     log,
     emulator,
     topology,
+    generatedApiToken,
     async stop() {
       await worker.stop();
       await emulator.stop();
     },
   };
+}
+
+/** One line: which port, that another process has it, and how to pick another. */
+function portInUse(variable: 'EMULATOR_PORT' | 'HTTP_PORT', port: number): string {
+  const likely =
+    variable === 'EMULATOR_PORT' ? 'an earlier npm start, LocalStack?' : 'an earlier npm start?';
+  return `${variable} ${port} is in use: another process listens there (${likely}); stop it or choose another port, e.g. ${variable}=${port + 1} npm start (0 picks a free one)`;
 }
 
 export async function runCommand(
@@ -124,6 +164,23 @@ export async function runCommand(
   const started = await start(env, options, io);
   if (typeof started === 'number') return started;
   const { log, config } = started;
+  if (started.emulator !== null && started.topology !== null) {
+    io.stdout.write(
+      embeddedGuide({
+        endpoint: started.emulator.endpoint,
+        region: started.emulator.region,
+        topicArn: started.topology.topicArn,
+        queueUrl: started.topology.queueUrl,
+        dlqUrl: started.topology.dlqUrl,
+        statusPageUrl: `http://127.0.0.1:${started.worker.httpPort}/`,
+        apiToken:
+          started.generatedApiToken === null
+            ? 'configured'
+            : { generated: started.generatedApiToken },
+        sampleBounce: sampleBouncePath(process.cwd()),
+      }),
+    );
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;

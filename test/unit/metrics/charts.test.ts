@@ -63,16 +63,39 @@ describe('lineChart', () => {
     expect(svg).toContain('>10 %<');
   });
 
+  it('shows a series by its label in the legend, and by its name on its marks', () => {
+    const svg = lineChart({
+      title: 't',
+      series: [
+        { name: 'renderingFailure', label: 'Rendering failure', color: '#000', values: [1, 2] },
+        { name: 'send', color: '#111', values: [3, 4] },
+      ],
+      xTicks: [],
+      formatY: String,
+    });
+    const legend = /<span class="legend">(.*?)<\/span><\/figcaption>/.exec(svg)?.[1] ?? '';
+    expect([...legend.matchAll(/<\/svg>([^<]*)<\/span>/g)].map((m) => m[1])).toEqual([
+      'Rendering failure',
+      'send',
+    ]);
+    expect(pointsOf(svg).map((l) => l.series)).toEqual(['renderingFailure', 'send']);
+  });
+
   it('escapes every text it is given', () => {
     const svg = lineChart({
       title: '<b>"t"</b>',
-      series: [{ name: '<x&y>', color: '#000', values: [1, 2] }],
+      series: [
+        { name: '<x&y>', color: '#000', values: [1, 2] },
+        { name: 'z', label: '<z>', color: '#000', values: [1, 2] },
+      ],
       xTicks: [],
       formatY: String,
     });
     expect(svg).not.toContain('<b>');
     expect(svg).not.toContain('<x&y>');
     expect(svg).toContain('&#60;x&#38;y&#62;');
+    expect(svg).not.toContain('<z>');
+    expect(svg).toContain('&#60;z&#62;');
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { shortLived } from '../../../adapters/http/shortLived';
 import { renderStatusPage, type StatusPageDeps } from '../../../adapters/http/statusPage';
+import { DOMAIN_EVENT_KINDS } from '../../../domain/events';
 import {
   NO_COUNTS,
   SES_THRESHOLDS,
@@ -65,6 +66,40 @@ describe('renderStatusPage', () => {
     expect(html).toContain('data-bar="total" data-value="7"');
     expect(html).toContain('data-bar="complaint" data-value="2"');
     expect(html).toContain('Events per minute, last 3 h');
+  });
+
+  it('names each kind in the events legend as people say it; the marks keep the kind', async () => {
+    const minutes = 60;
+    const html = await renderStatusPage(
+      deps({
+        eventsPerMinute: () =>
+          Promise.resolve({
+            startMinute: Math.floor(NOW / 60_000) - minutes + 1,
+            kinds: new Map(DOMAIN_EVENT_KINDS.map((kind) => [kind, Array(minutes).fill(1)])),
+          }),
+      }),
+      1,
+    );
+    const figure = html.split('<figure>').find((f) => f.includes('Events per minute by kind'));
+    const legend = [...(figure ?? '').matchAll(/<span class="key">.*?<\/svg>([^<]*)<\/span>/g)];
+    expect(legend.map((m) => m[1])).toEqual([
+      'Send',
+      'Reject',
+      'Bounce',
+      'Complaint',
+      'Delivery',
+      'Open',
+      'Click',
+      'Rendering failure',
+      'Delivery delay',
+      'Subscription preferences change',
+      'Received mail',
+      'SES notification test',
+      'SES event destination test',
+      'SNS subscription confirmation',
+      'SNS unsubscribe confirmation',
+    ]);
+    for (const kind of DOMAIN_EVENT_KINDS) expect(figure).toContain(`data-series="${kind}"`);
   });
 
   it('a source that fails costs its own panel, with why, and nothing else', async () => {
