@@ -11,6 +11,7 @@ import { uniqueSortedAddresses, type EmailAddress } from './address';
 import { byDiscriminator } from './codec/combinators';
 import {
   decodeError,
+  describeKind,
   describeValue,
   fromValidationErrors,
   type DecodeError,
@@ -39,8 +40,11 @@ export function decodeSqsBody(body: string): Either<DecodeError, DomainEvent> {
     } catch {
       // Raw message delivery of the setup notice: the body is the text itself.
       if (body === SES_SETUP_NOTICE) return right(setupNoticeEvent(null));
-      const found = body.trim() === '' ? 'empty input' : describeValue(body);
-      return left(decodeError('notJson', '', 'JSON text', found));
+      const empty = body.trim() === '';
+      const found = empty ? 'empty input' : describeValue(body);
+      return left(
+        decodeError('notJson', '', 'JSON text', found, '', empty ? found : describeKind(body)),
+      );
     }
     const result = SqsBodyCodec.validate(json, [{ key: '', type: SqsBodyCodec, actual: json }]);
     return result._tag === 'Left'

@@ -139,7 +139,8 @@ function decodeAll(
       metrics.decodeFailures.inc({ reason: error.reason });
       log.warn(
         { messageId: idOf(message), reason: error.reason, path: error.path },
-        `undecodable message: ${redactText(error.message)}`,
+        // Map keys in the path are the sender's: redacted like any text.
+        `undecodable message: ${redactText(error.contentFree)}`,
       );
       undecodable.push({
         message,

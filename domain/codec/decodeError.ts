@@ -21,6 +21,12 @@ export interface DecodeError {
   readonly found: string;
   /** One line: `at bounce.bouncedRecipients: expected array, got undefined`. */
   readonly message: string;
+  /**
+   * The same line with the found value described by its kind only (`got a string of 8
+   * characters`): for logs, which must not carry message content. `message` quotes the value's
+   * start and goes only where the message itself goes (the DLQ, the operator's `decode`).
+   */
+  readonly contentFree: string;
 }
 
 export function decodeError(
@@ -29,6 +35,7 @@ export function decodeError(
   expected: string,
   found: string,
   extra = '',
+  foundKind = found,
 ): DecodeError {
   const where = path === '' ? 'at the top level' : `at ${path}`;
   return {
@@ -37,6 +44,7 @@ export function decodeError(
     expected,
     found,
     message: `${where}: expected ${expected}, got ${found}${extra}`,
+    contentFree: `${where}: expected ${expected}, got ${foundKind}${extra}`,
   };
 }
 
@@ -87,6 +95,16 @@ export function describeValue(value: unknown): string {
   return typeof value;
 }
 
+/** What was found, by kind and size only: nothing of the value itself. */
+export function describeKind(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  if (typeof value === 'string')
+    return value.length === 0 ? 'empty string' : `a string of ${value.length} characters`;
+  if (Array.isArray(value)) return value.length === 0 ? 'empty array' : `array of ${value.length}`;
+  return typeof value;
+}
+
 /**
  * The first of io-ts's errors as one line. Codecs report in field order and our unions never
  * try alternatives, so the first error is the first thing wrong in the message.
@@ -103,5 +121,12 @@ export function fromValidationErrors(errors: t.Errors): DecodeError {
       : first.message === NOT_JSON
         ? 'notJson'
         : 'invalid';
-  return decodeError(reason, pathOf(first.context), expected, describeValue(first.value), more);
+  return decodeError(
+    reason,
+    pathOf(first.context),
+    expected,
+    describeValue(first.value),
+    more,
+    describeKind(first.value),
+  );
 }

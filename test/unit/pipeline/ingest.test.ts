@@ -125,6 +125,28 @@ describe('ingestBatch', () => {
     expect(h.deadLettered[1]!.text).toContain('notificationType');
   });
 
+  it('logs why a message did not decode, never what it holds', async () => {
+    const lines: string[] = [];
+    const h = harness();
+    const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const secret = message('secret', 'Subject: our merger with Initech, call me');
+    const mistyped = message(
+      'mistyped',
+      JSON.stringify({
+        ...fixtureJson('notifications/bounce-permanent-general.json'),
+        mail: 'Q3 layoffs list',
+      }),
+    );
+    await ingestBatch([secret, mistyped], { ...h.deps, log });
+    const logged = lines.join('');
+    expect(logged).toContain('at the top level: expected JSON text, got a string of 41 characters');
+    expect(logged).toContain('at mail: expected');
+    expect(logged).toContain('got a string of 15 characters');
+    for (const content of ['merger', 'Initech', 'layoffs']) expect(logged).not.toContain(content);
+    // The DLQ keeps the full error, excerpt included: it holds the message anyway.
+    expect(h.deadLettered.map((p) => p.text).join(' ')).toContain('Initech');
+  });
+
   it('without a DLQ, poison is left for the redrive policy: not deleted', async () => {
     const h = harness({ dlq: false });
     const outcomes = await ingestBatch([notJson, open], h.deps);
