@@ -9,6 +9,7 @@
  * own server, never the shared one; the emulator gets a free port, never 4566.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { eventually } from '../support/await';
 import { freePort, startRedis, type RedisServer } from '../support/servers';
@@ -62,6 +63,13 @@ async function newcomerShell(
 }
 
 /** The printed line that starts (after its indent) with `start`. */
+/** The sample file a publish line names (`--message file://<path>`). */
+function samplePath(publishLine: string): string {
+  const path = /--message file:\/\/(\S+)$/.exec(publishLine)?.[1];
+  if (path === undefined) throw new Error(`no sample file in ${publishLine}`);
+  return path;
+}
+
 function printed(lines: readonly string[], start: string): string {
   const line = lines.map((l) => l.trim()).find((l) => l.startsWith(start));
   if (line === undefined)
@@ -121,8 +129,9 @@ describe('npm start (run --embedded)', () => {
     // 1. Publish the sample bounce, as printed.
     const publishLine = printed(block, 'AWS_ACCESS_KEY_ID=');
     expect(publishLine).toBe(
-      `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url ${endpoint} --region us-east-1 sns publish --topic-arn ${topicArn} --message file://test/fixtures/notifications/bounce-permanent-general.json`,
+      `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url ${endpoint} --region us-east-1 sns publish --topic-arn ${topicArn} --message file://${samplePath(publishLine)}`,
     );
+    expect(samplePath(publishLine)).toMatch(/\/ses-worker-sample-[^/]+\/bounce\.json$/);
     const published = await newcomerShell(publishLine);
     expect(published).toMatchObject({ code: 0, stdout: expect.stringContaining('"MessageId"') });
 
@@ -156,6 +165,11 @@ describe('npm start (run --embedded)', () => {
     const page = await fetch(printed(block, 'status page').split(/ +/)[2]!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>ses-worker status</title>');
+    // The sample is dated now, so the page's events chart shows it (a 2024 date would not).
+    await eventually(async () => {
+      const html = await fetch(printed(block, 'status page').split(/ +/)[2]!).then((r) => r.text());
+      return html.includes('data-series="bounce"');
+    }, "the sample bounce on the status page's events chart");
 
     // 4. In a second shell, after the printed export: poison a message, count and replay the DLQ.
     const exportLine = printed(block, 'export ');
@@ -185,6 +199,7 @@ describe('npm start (run --embedded)', () => {
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
+    expect(existsSync(samplePath(publishLine))).toBe(false);
   });
 
   it('with API_TOKEN set, prints where to use it but never its value', async () => {

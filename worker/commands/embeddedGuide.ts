@@ -4,11 +4,16 @@
  * The commands carry the endpoint, region and credentials themselves, so they work in any
  * shell and with AWS CLI v1, which ignores AWS_ENDPOINT_URL. Nothing here comes from a message.
  */
-import { existsSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { EMULATOR_CREDENTIALS } from '../../adapters/emulator/embedded';
 
-/** The sample the guide publishes: SES's documented bounce, one recipient, a hard bounce. */
+/**
+ * The sample the guide publishes: SES's documented bounce, one recipient, a hard bounce,
+ * re-dated to the moment of the run (`freshSampleBounce`).
+ */
 export const SAMPLE_BOUNCE = {
   file: 'test/fixtures/notifications/bounce-permanent-general.json',
   recipient: 'jane@example.net',
@@ -23,22 +28,56 @@ export interface EmbeddedGuide {
   readonly statusPageUrl: string;
   /** A token made for this run is shown; one the operator set (API_TOKEN) never is. */
   readonly apiToken: { readonly generated: string } | 'configured';
-  /** The sample bounce as the shell will find it, or null where the fixtures are not installed. */
+  /** The fresh sample bounce's file, or null where the fixtures are not installed. */
   readonly sampleBounce: string | null;
 }
 
-/**
- * The sample bounce's path for a shell in `cwd`: relative when under it (`test/fixtures/…` from
- * the repository root), else absolute; null when the package was installed without its tests.
- */
-export function sampleBouncePath(cwd: string): string | null {
+/** The repository's copy of the sample, or null when the package was installed without its tests. */
+function sampleFixture(): string | null {
   // The repository root, from dist/worker/commands (the build) or worker/commands (the tests).
-  const absolute = [resolve(__dirname, '..', '..', '..'), resolve(__dirname, '..', '..')]
-    .map((root) => resolve(root, SAMPLE_BOUNCE.file))
-    .find(existsSync);
-  if (absolute === undefined) return null;
-  const fromCwd = relative(cwd, absolute);
-  return fromCwd.startsWith('..') || isAbsolute(fromCwd) ? absolute : fromCwd;
+  return (
+    [resolve(__dirname, '..', '..', '..'), resolve(__dirname, '..', '..')]
+      .map((root) => resolve(root, SAMPLE_BOUNCE.file))
+      .find(existsSync) ?? null
+  );
+}
+
+/**
+ * The sample bounce as if SES sent it now, under ids of its own. The fixture is dated 2024: the
+ * status page's charts and the reputation windows place an event by SES's timestamp, so the
+ * fixture as it is would show nowhere; and a second run publishing the same ids would be
+ * counted once (the metrics dedupe by event id).
+ */
+export function freshSampleBounce(fixtureText: string, now: Date, runId: string): string {
+  const notification = JSON.parse(fixtureText) as {
+    mail: { timestamp: string; messageId: string };
+    bounce: { timestamp: string; feedbackId: string };
+  };
+  const sent = new Date(now.getTime() - 2000).toISOString();
+  notification.mail.timestamp = sent;
+  notification.mail.messageId = `tour-${runId}-message`;
+  notification.bounce.timestamp = now.toISOString();
+  notification.bounce.feedbackId = `tour-${runId}-feedback`;
+  return `${JSON.stringify(notification, null, 2)}\n`;
+}
+
+export interface SampleFile {
+  readonly path: string;
+  remove(): void;
+}
+
+/**
+ * Writes the fresh sample to a directory of its own under the system's temporary directory
+ * (mkdtemp: no fixed name another user could have planted), removed when the run stops.
+ */
+export function writeSampleBounce(now = new Date()): SampleFile | null {
+  const fixture = sampleFixture();
+  if (fixture === null) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'ses-worker-sample-'));
+  const path = join(dir, 'bounce.json');
+  const runId = randomBytes(6).toString('hex');
+  writeFileSync(path, freshSampleBounce(readFileSync(fixture, 'utf8'), now, runId));
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export function embeddedGuide(guide: EmbeddedGuide): string {

@@ -20,7 +20,7 @@ import { configOrExit, type Role, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
 import { startWorker, type RunningWorker } from '../main';
 import { loggableError } from '../../domain/redact';
-import { embeddedGuide, sampleBouncePath } from './embeddedGuide';
+import { embeddedGuide, writeSampleBounce, type SampleFile } from './embeddedGuide';
 
 export interface RunOptions {
   readonly role?: Role;
@@ -164,7 +164,9 @@ export async function runCommand(
   const started = await start(env, options, io);
   if (typeof started === 'number') return started;
   const { log, config } = started;
+  let sample: SampleFile | null = null;
   if (started.emulator !== null && started.topology !== null) {
+    sample = writeSampleBounce();
     io.stdout.write(
       embeddedGuide({
         endpoint: started.emulator.endpoint,
@@ -177,7 +179,7 @@ export async function runCommand(
           started.generatedApiToken === null
             ? 'configured'
             : { generated: started.generatedApiToken },
-        sampleBounce: sampleBouncePath(process.cwd()),
+        sampleBounce: sample?.path ?? null,
       }),
     );
   }
@@ -194,6 +196,7 @@ export async function runCommand(
         return;
       }
       stopping = true;
+      sample?.remove();
       log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
       const deadline = setTimeout(() => {
         log.error(

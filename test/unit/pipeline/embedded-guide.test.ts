@@ -3,15 +3,16 @@
  * recipient it names, and the block still reads where the fixtures are not installed.
  * test/e2e/start.test.ts runs every printed command.
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isRight } from 'fp-ts/Either';
 import { decodeSqsBody } from '../../../domain/decode';
 import { routeEvent } from '../../../domain/routing';
 import {
   SAMPLE_BOUNCE,
   embeddedGuide,
-  sampleBouncePath,
+  freshSampleBounce,
+  writeSampleBounce,
   type EmbeddedGuide,
 } from '../../../worker/commands/embeddedGuide';
 
@@ -25,7 +26,7 @@ const guide: EmbeddedGuide = {
   dlqUrl: 'http://sqs.us-east-1.localhost:4566/000000000000/ses-events-dlq',
   statusPageUrl: 'http://127.0.0.1:8080/',
   apiToken: { generated: 'made-for-this-run' },
-  sampleBounce: SAMPLE_BOUNCE.file,
+  sampleBounce: '/tmp/ses-worker-sample-x/bounce.json',
 };
 
 describe('the sample bounce', () => {
@@ -41,9 +42,28 @@ describe('the sample bounce', () => {
     expect(routeEvent(event).map((job) => job.queue)).toContain('suppression');
   });
 
-  it('is named relative to the repository root, and by its absolute path outside it', () => {
-    expect(sampleBouncePath(REPO_ROOT)).toBe(SAMPLE_BOUNCE.file);
-    expect(sampleBouncePath(join(REPO_ROOT, 'docs'))).toBe(join(REPO_ROOT, SAMPLE_BOUNCE.file));
+  it('is published as sent now, under ids of the run: placed in the current windows, counted again on a new run', () => {
+    const now = new Date('2026-12-07T10:00:00.000Z');
+    const fixture = readFileSync(join(REPO_ROOT, SAMPLE_BOUNCE.file), 'utf8');
+    const decoded = decodeSqsBody(freshSampleBounce(fixture, now, 'run1'));
+    if (!isRight(decoded) || decoded.right.kind !== 'bounce') throw new Error('no bounce');
+    const event = decoded.right;
+    expect(event.bounce.timestamp.toISOString()).toBe(now.toISOString());
+    expect(event.mail.timestamp.getTime()).toBeLessThan(now.getTime());
+    expect(event.mail.messageId).toBe('tour-run1-message');
+    expect(event.bounce.feedbackId).toBe('tour-run1-feedback');
+    expect(event.bounce.bouncedRecipients.map((r) => r.emailAddress)).toEqual([
+      SAMPLE_BOUNCE.recipient,
+    ]);
+  });
+
+  it('is written to a directory of its own, removed when the run stops', () => {
+    const sample = writeSampleBounce();
+    if (sample === null) throw new Error('the repository has its fixtures');
+    expect(isAbsolute(sample.path)).toBe(true);
+    expect(decodeSqsBody(readFileSync(sample.path, 'utf8'))._tag).toBe('Right');
+    sample.remove();
+    expect(existsSync(dirname(sample.path))).toBe(false);
   });
 });
 
