@@ -110,7 +110,7 @@ function grants(statements: Json[]): Record<string, { actions: string[]; resourc
       return [
         statement.Sid as string,
         {
-          actions: asList(statement.Action as string | string[]).sort(),
+          actions: [...asList(statement.Action as string | string[])].sort(),
           resources: asList(statement.Resource),
         },
       ];
@@ -755,9 +755,17 @@ describe('docs/deploy-aws.md', () => {
     'keda-policy': () => rendered('KedaScalerPolicy'),
   };
   const blockPattern = (name: string) =>
-    new RegExp(`(<!-- generated: ${name} -->\\n\`\`\`json\\n)([\\s\\S]*?)(\\n\`\`\`)`);
+    new RegExp(`(<!-- generated: ${name} -->\\s*\`\`\`json\\n)([\\s\\S]*?)(\\n\`\`\`)`);
 
-  it('shows the policies as the construct makes them (WRITE_POLICY_DOCS=1 rewrites them)', () => {
+  it('lists every app setting and every output that sets a worker variable', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    for (const { context, env } of Object.values(SETTINGS))
+      expect(doc).toMatch(new RegExp(`\\| \`${context}\`\\s+\\| \`${env}\`\\s+\\|`));
+    for (const [variable, key] of Object.entries(WORKER_ENV_OUTPUTS))
+      expect(doc).toMatch(new RegExp(`\\| \`${key}\`\\s+\\| \`${variable}\`\\s+\\|`));
+  });
+
+  it('shows the policies as the construct makes them (WRITE_POLICY_DOCS=1 rewrites them; then prettier)', () => {
     let doc = readFileSync(DOC, 'utf8');
     for (const [name, render] of Object.entries(BLOCKS)) {
       const json = JSON.stringify(render(), null, 2);
