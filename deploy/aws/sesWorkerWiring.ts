@@ -613,7 +613,7 @@ export class SesWorkerWiring extends Construct {
       output(
         WORKER_ENV_OUTPUTS.SES_SUPPRESSION_SYNC,
         props.sesSuppressionSync.mode,
-        'SES_SUPPRESSION_SYNC: the mode the policy allows',
+        'SES_SUPPRESSION_SYNC: the sync mode asked for',
       );
     if (this.importBucket !== undefined)
       output(

@@ -3,7 +3,7 @@
  * policies' exact actions and resources, cdk-nag's AwsSolutions checks, and the policy JSON in
  * docs/deploy-aws.md. One synthesis per configuration (beforeAll), asserted many ways.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CfnElement, Validations, type App } from 'aws-cdk-lib';
@@ -38,13 +38,24 @@ interface Synthesised {
   readonly json: Json;
 }
 
+/** A cloud assembly directory per synthesis, removed after the suite. */
+const outputDirectories: string[] = [];
+function outputDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'ses-worker-cdk-'));
+  outputDirectories.push(directory);
+  return directory;
+}
+afterAll(() => {
+  for (const directory of outputDirectories) rmSync(directory, { recursive: true, force: true });
+});
+
 /** The app as `npm run synth` builds it, from these settings (environment variables). */
 function synthesise(settings: Partial<Record<SettingName, string>> = {}): Synthesised {
   const environment = Object.fromEntries(
     Object.entries(settings).map(([name, value]) => [SETTINGS[name as SettingName].env, value]),
   );
   const { app, stack } = buildApp({
-    outdir: mkdtempSync(join(tmpdir(), 'ses-worker-cdk-')),
+    outdir: outputDirectory(),
     environment,
   });
   const template = Template.fromStack(stack);
@@ -227,7 +238,7 @@ describe('the shared description (domain/sesTopology.ts)', () => {
   });
 
   it('refuses overrides that break it, before anything is synthesised', () => {
-    const { app } = buildApp({ outdir: mkdtempSync(join(tmpdir(), 'ses-worker-cdk-')) });
+    const { app } = buildApp({ outdir: outputDirectory() });
     expect(
       () =>
         new SesWorkerStack(app, 'Broken', {
@@ -685,7 +696,7 @@ describe("cdk-nag's AwsSolutions checks", () => {
     try {
       // Not synthesised: synthesis would stop at the first finding (see the next test).
       const { app } = buildApp({
-        outdir: mkdtempSync(join(tmpdir(), 'ses-worker-cdk-')),
+        outdir: outputDirectory(),
         environment: Object.fromEntries(
           Object.entries(FULL).map(([name, value]) => [SETTINGS[name as SettingName].env, value]),
         ),
@@ -703,7 +714,7 @@ describe("cdk-nag's AwsSolutions checks", () => {
   });
 
   it('fail synthesis on a finding (the app registers them as a validation plugin)', () => {
-    const { app, stack } = buildApp({ outdir: mkdtempSync(join(tmpdir(), 'ses-worker-cdk-')) });
+    const { app, stack } = buildApp({ outdir: outputDirectory() });
     // An SSL-optional queue: AwsSolutions-SQS4 (and SQS3, no DLQ).
     new sqs.Queue(stack, 'Careless');
     const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -803,7 +814,7 @@ describe('the app settings', () => {
 
   it('read CDK context before the environment', () => {
     const { stack } = buildApp({
-      outdir: mkdtempSync(join(tmpdir(), 'ses-worker-cdk-')),
+      outdir: outputDirectory(),
       context: { name: 'from-context' },
       environment: { SES_WORKER_NAME: 'from-env', SES_WORKER_STACK_NAME: 'FromEnv' },
     });
