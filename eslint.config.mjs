@@ -23,7 +23,7 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'cdk.out/', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -6,6 +6,12 @@ import type { EmailAddress } from './address';
 import type { SuppressionEntry, SuppressionReason } from './suppression';
 
 export const SES_SYNC_MODES = ['off', 'push', 'pull', 'both'] as const;
+
+/**
+ * Where `suppression push --all --bulk` writes its CSV files in SES_SYNC_IMPORT_BUCKET: the only
+ * keys the worker (and its IAM policy, deploy/aws/) writes there.
+ */
+export const SES_IMPORT_KEY_PREFIX = 'ses-worker/suppression-import/';
 export type SesSyncMode = (typeof SES_SYNC_MODES)[number];
 
 export const pushes = (mode: SesSyncMode): boolean => mode === 'push' || mode === 'both';

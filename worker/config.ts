@@ -31,6 +31,10 @@ import { FAILED_VERDICT_HANDLINGS } from '../domain/forwarding/policy';
 import { forwardingConfig, type ForwardingConfig } from './forwardingConfig';
 import { SES_SYNC_MODES } from '../domain/sesSync';
 import { s3BucketName, sesSyncConfig, type SesSyncConfig } from './sesSyncConfig';
+import {
+  DEFAULT_RECEIVE_WAIT_SECONDS,
+  DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+} from '../domain/sesTopology';
 
 const integer = (min: number, max: number): t.Type<number, string, unknown> =>
   new t.Type<number, string, unknown>(
@@ -377,7 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     );
   }
   const e = decoded.right;
-  const visibilityTimeoutSeconds = e.SQS_VISIBILITY_TIMEOUT ?? 60;
+  const visibilityTimeoutSeconds = e.SQS_VISIBILITY_TIMEOUT ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
   const heartbeatIntervalSeconds =
     e.SQS_HEARTBEAT_INTERVAL ?? Math.max(1, Math.floor(visibilityTimeoutSeconds / 3));
   if (heartbeatIntervalSeconds >= visibilityTimeoutSeconds) {
@@ -408,7 +412,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       // 16: with SQS's real round trips a replica ingests 2.7–3.7× what 4 pollers do, for 48
       // idle long polls a minute (bench:pollers; docs/scaling.md says why not more).
       pollers: e.SQS_POLLERS ?? 16,
-      waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS ?? 20,
+      waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS ?? DEFAULT_RECEIVE_WAIT_SECONDS,
       visibilityTimeoutSeconds,
       heartbeatIntervalSeconds,
       confirmSubscriptions: e.SNS_CONFIRM_SUBSCRIPTIONS ?? false,

@@ -1,10 +1,19 @@
 /**
  * The SES → SNS → SQS plumbing, created through the AWS SDK: a topic, a queue subscribed to it,
- * and a DLQ the queue redrives to. Used by the embedded mode, the demo and the tests; it is
- * what an operator would create on AWS (docker-compose's init does the same with the CLI).
+ * and a DLQ the queue redrives to. Used by the embedded mode, the demo and the tests. Names and
+ * settings come from domain/sesTopology.ts, as docker-compose's init and the CDK construct
+ * (deploy/aws/) take theirs; the options below override them for a test.
  */
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
+import {
+  dlqAttributes,
+  queueAttributes,
+  SES_QUEUE_SETTINGS,
+  sesTopologyNames,
+  subscriptionAttributes,
+  type SesQueueSettings,
+} from '../../domain/sesTopology';
 
 export interface SesTopology {
   readonly topicArn: string;
@@ -18,11 +27,23 @@ export interface SesTopology {
 export interface TopologyOptions {
   /** Base name: the topic is `<name>`, the queues `<name>-queue` and `<name>-dlq`. */
   readonly name: string;
-  /** SNS raw message delivery: the SES JSON is the SQS body, with no envelope. */
+  /** SNS raw message delivery: the SES JSON is the SQS body, with no envelope. Default off. */
   readonly rawDelivery?: boolean;
   /** Receives before SQS moves a message to the DLQ by itself. */
   readonly maxReceiveCount?: number;
   readonly visibilityTimeoutSeconds?: number;
+}
+
+/** The shared settings with this topology's overrides applied. */
+export function topologySettings(options: TopologyOptions): SesQueueSettings {
+  return {
+    ...SES_QUEUE_SETTINGS,
+    ...(options.rawDelivery === undefined ? {} : { rawMessageDelivery: options.rawDelivery }),
+    ...(options.maxReceiveCount === undefined ? {} : { maxReceiveCount: options.maxReceiveCount }),
+    ...(options.visibilityTimeoutSeconds === undefined
+      ? {}
+      : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
+  };
 }
 
 export async function createSesTopology(
@@ -30,22 +51,18 @@ export async function createSesTopology(
   sns: SNSClient,
   options: TopologyOptions,
 ): Promise<SesTopology> {
-  const dlq = await createQueue(sqs, `${options.name}-dlq`, {});
-  const queue = await createQueue(sqs, `${options.name}-queue`, {
-    VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 60),
-    RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: dlq.arn,
-      maxReceiveCount: String(options.maxReceiveCount ?? 5),
-    }),
-  });
-  const topic = await sns.send(new CreateTopicCommand({ Name: options.name }));
+  const settings = topologySettings(options);
+  const names = sesTopologyNames(options.name);
+  const dlq = await createQueue(sqs, names.dlq, dlqAttributes(settings));
+  const queue = await createQueue(sqs, names.queue, queueAttributes(settings, dlq.arn));
+  const topic = await sns.send(new CreateTopicCommand({ Name: names.topic }));
   const topicArn = required(topic.TopicArn, 'CreateTopic returned no TopicArn');
   const subscription = await sns.send(
     new SubscribeCommand({
       TopicArn: topicArn,
       Protocol: 'sqs',
       Endpoint: queue.arn,
-      Attributes: options.rawDelivery ? { RawMessageDelivery: 'true' } : {},
+      Attributes: subscriptionAttributes(settings),
       ReturnSubscriptionArn: true,
     }),
   );

@@ -6,6 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
+import {
+  DEFAULT_TOPOLOGY_NAME,
+  dlqAttributes,
+  queueAttributes,
+  SES_QUEUE_SETTINGS,
+  sesTopologyNames,
+  subscriptionAttributes,
+} from '../../domain/sesTopology';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const readRepoFile = (path: string): string => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -313,6 +321,42 @@ describe('docker-compose.yml', () => {
         `--notification-endpoint[\\s=]+arn:aws:sqs:[\\w-]+:\\d+:${exactName(queueNameOf('SQS_QUEUE_URL'))}`,
       ),
     );
+  });
+
+  /** The `--attributes '<JSON>'` of the init line that matches `command`, parsed. */
+  const initAttributes = (command: RegExp): unknown => {
+    const line = initScript()
+      .split('\n')
+      .find((candidate) => command.test(candidate));
+    if (line === undefined) throw new Error(`init has no line matching ${command}`);
+    const json = /--attributes[\s=]+'([^']*)'/.exec(line)?.[1];
+    return json === undefined ? undefined : JSON.parse(json);
+  };
+  const createQueueLine = (name: string) =>
+    new RegExp(`create-queue\\s+--queue-name[\\s=]+['"]?${exactName(name)}`);
+
+  it('names the topic and queues as domain/sesTopology.ts does (as the AWS construct does)', () => {
+    const names = sesTopologyNames(DEFAULT_TOPOLOGY_NAME);
+    expect(queueNameOf('SQS_QUEUE_URL')).toBe(names.queue);
+    expect(queueNameOf('SQS_DLQ_URL')).toBe(names.dlq);
+    expect(initScript()).toMatch(
+      new RegExp(`sns\\s+create-topic\\s+--name[\\s=]+['"]?${exactName(names.topic)}`),
+    );
+  });
+
+  it('creates the queue and the DLQ with the shared settings, so local and AWS cannot drift', () => {
+    const dlqArn = `arn:aws:sqs:${workerEnv().get('AWS_REGION')}:000000000000:${queueNameOf('SQS_DLQ_URL')}`;
+    expect(initAttributes(createQueueLine(queueNameOf('SQS_DLQ_URL')))).toEqual(
+      dlqAttributes(SES_QUEUE_SETTINGS),
+    );
+    expect(initAttributes(createQueueLine(queueNameOf('SQS_QUEUE_URL')))).toEqual(
+      queueAttributes(SES_QUEUE_SETTINGS, dlqArn),
+    );
+  });
+
+  it('subscribes with raw delivery stated as the shared settings say (off: signatures checkable)', () => {
+    expect(initAttributes(/sns\s+subscribe\b/)).toEqual(subscriptionAttributes(SES_QUEUE_SETTINGS));
+    expect(SES_QUEUE_SETTINGS.rawMessageDelivery).toBe(false);
   });
 
   it('only depends on services that exist', () => {

@@ -13,6 +13,7 @@ import {
   type EmbeddedEmulator,
 } from '../../adapters/emulator/embedded';
 import { createSesTopology } from '../../adapters/emulator/topology';
+import { DEFAULT_TOPOLOGY_NAME } from '../../domain/sesTopology';
 import { makeLogger } from '../../adapters/logger';
 import { HOW_TO_START_REDIS, redisUnreachable } from '../../adapters/redis/probe';
 import { makeSqsClient } from '../../adapters/sqs/client';
@@ -98,7 +99,7 @@ export async function start(
   const sqs = makeSqsClient({ ...clientOptions, customEndpoint: true });
   const sns = new SNSClient(clientOptions);
   const topology = await createSesTopology(sqs, sns, {
-    name: 'ses-events',
+    name: DEFAULT_TOPOLOGY_NAME,
     visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
   });
   sqs.destroy();

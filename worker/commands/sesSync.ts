@@ -28,7 +28,7 @@ import {
 } from '../../adapters/ses/suppressionList';
 import type { EmailAddress } from '../../domain/address';
 import type { SuppressionStore } from '../../domain/ports';
-import { sesHolds, sesTarget, type SesReason } from '../../domain/sesSync';
+import { SES_IMPORT_KEY_PREFIX, sesHolds, sesTarget, type SesReason } from '../../domain/sesSync';
 import { configOrExit, type WorkerConfig } from '../config';
 import { EXIT, type Io } from '../io';
 import {
@@ -245,7 +245,7 @@ async function bulkPush(deps: SesCommandDeps, ctx: SesCommandContext): Promise<n
     let rows: { address: EmailAddress; reason: SesReason }[] = [];
     const flush = async () => {
       if (rows.length === 0) return;
-      const key = `ses-worker/suppression-import/${runId}-${jobs.length + 1}.csv`;
+      const key = `${SES_IMPORT_KEY_PREFIX}${runId}-${jobs.length + 1}.csv`;
       // SES's CSV: one "address,REASON" per line, no header.
       const body = rows.map((r) => `${r.address},${r.reason}\n`).join('');
       await s3.send(
