@@ -175,7 +175,9 @@ describe('npm start (run --embedded)', () => {
     const exportLine = printed(block, 'export ');
     const secondShell = (command: string) => newcomerShell(`${exportLine}\n${command}`);
     const poisoned = await secondShell(
-      `aws --endpoint-url "$AWS_ENDPOINT_URL" sqs send-message --queue-url "$SQS_QUEUE_URL" --message-body 'not json'`,
+      // Through SNS, as README's tour does: Debian 12's AWS CLI (2.9) speaks SQS's query protocol,
+      // which the emulator does not serve; SNS works with every CLI.
+      `aws --endpoint-url "$AWS_ENDPOINT_URL" sns publish --topic-arn ${topicArn} --message 'not json'`,
     );
     expect(poisoned).toMatchObject({ code: 0 });
     const cli = `"${process.execPath}" "${CLI}"`;

@@ -2,7 +2,8 @@
  * What `run --embedded` (`npm start`) prints once it runs: where everything is, and commands
  * to paste. Printed on stdout between the JSON log lines, TTY or not (the e2e test reads it).
  * The commands carry the endpoint, region and credentials themselves, so they work in any
- * shell and with AWS CLI v1, which ignores AWS_ENDPOINT_URL. Nothing here comes from a message.
+ * shell and with AWS CLIs before 2.13 (v1, Debian 12's 2.9), which ignore AWS_ENDPOINT_URL.
+ * Nothing here comes from a message.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -105,7 +106,7 @@ export function embeddedGuide(guide: EmbeddedGuide): string {
           `  ${credentials} aws --endpoint-url ${guide.endpoint} --region ${guide.region} sns publish --topic-arn ${guide.topicArn} --message file://${guide.sampleBounce}`,
           `  curl -sS -H ${bearer} ${new URL(`suppressions/${SAMPLE_BOUNCE.recipient}`, guide.statusPageUrl).href}`,
         ]),
-    'In another shell, for ses-worker dlq stats / replay-dlq and the AWS CLI (v1 needs --endpoint-url):',
+    'In another shell, for ses-worker dlq stats / replay-dlq and the AWS CLI (before 2.13 it needs --endpoint-url):',
     `  export AWS_ENDPOINT_URL=${guide.endpoint} AWS_REGION=${guide.region} AWS_DEFAULT_REGION=${guide.region} ${credentials} SQS_QUEUE_URL=${guide.queueUrl} SQS_DLQ_URL=${guide.dlqUrl}`,
     '',
   ];
