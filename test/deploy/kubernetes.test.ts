@@ -480,7 +480,8 @@ describe.each(LAYOUTS)('$layout', ({ directory, manifests }) => {
       const container = workerContainer(deployment);
       const pod = deployment.spec!.template.spec!;
       const environment = environmentOf(container, manifests);
-      const configs = SECRET_VARIANTS.map((secret) => configWith(environment, secret));
+      // Decoded inside each test, so that a bad value fails that test rather than the suite.
+      const configs = () => SECRET_VARIANTS.map((secret) => configWith(environment, secret));
 
       it('selects its own pods', () => {
         expect(selects(deployment.spec!.selector.matchLabels, podLabels(deployment))).toBe(true);
@@ -495,19 +496,19 @@ describe.each(LAYOUTS)('$layout', ({ directory, manifests }) => {
         for (const name of [...environment.values.keys(), ...environment.secrets.keys()])
           expect({ name, known: known.includes(name) }).toEqual({ name, known: true });
         // Both variants: one Redis server, or a cluster.
-        expect(configs.map((c) => c.redis.kind)).toEqual(['single', 'cluster']);
+        expect(configs().map((c) => c.redis.kind)).toEqual(['single', 'cluster']);
       });
 
       it('runs the role its component label names', () => {
         const role = podLabels(deployment)['app.kubernetes.io/component'];
-        for (const config of configs) expect(config.role).toBe(role);
+        for (const config of configs()) expect(config.role).toBe(role);
       });
 
       it('serves HTTP on the port it declares, the one the Dockerfile exposes', () => {
         const exposed = /^EXPOSE\s+(\d+)/m.exec(readRepoFile('Dockerfile'))?.[1];
         const http = portNamed(container, 'http');
         expect(http?.containerPort).toBe(Number(exposed));
-        for (const config of configs) expect(config.httpPort).toBe(http?.containerPort);
+        for (const config of configs()) expect(config.httpPort).toBe(http?.containerPort);
       });
 
       it('probes liveness on a route that answers whatever Redis does, readiness on one that follows it', async () => {
@@ -527,7 +528,7 @@ describe.each(LAYOUTS)('$layout', ({ directory, manifests }) => {
         const graceMs = (pod.terminationGracePeriodSeconds ?? 30) * 1000;
         const MARGIN_MS = 5000;
         expect(graceMs).toBeGreaterThanOrEqual(DEFAULT_SHUTDOWN_TIMEOUT_MS + MARGIN_MS);
-        for (const config of configs)
+        for (const config of configs())
           expect(graceMs).toBeGreaterThanOrEqual(config.shutdownTimeoutMs + MARGIN_MS);
       });
 
