@@ -6,7 +6,15 @@
  * server registers, the configuration codec, the shutdown timeout, the secrets and the metrics.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
@@ -437,6 +445,40 @@ describe('deploy/kubernetes files', () => {
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 const hasKubectl = kubectl.error === undefined && kubectl.status === 0;
+
+(hasKubectl ? it : it.skip)(
+  'the docs’ example overlay builds, with every value it sets',
+  async () => {
+    const markdown = readRepoFile('docs/deploy-kubernetes.md');
+    const example = /```yaml\n([\s\S]*?)```/.exec(markdown)?.[1];
+    expect(example).toContain('../ses-worker/deploy/kubernetes');
+    const scratch = mkdtempSync(join(tmpdir(), 'overlay-'));
+    try {
+      // The example sits beside a checkout named ses-worker.
+      symlinkSync(REPO_ROOT, join(scratch, 'ses-worker'));
+      mkdirSync(join(scratch, 'mine'));
+      writeFileSync(join(scratch, 'mine', 'kustomization.yaml'), example!);
+      const built = spawnSync('kubectl', ['kustomize', join(scratch, 'mine')], {
+        encoding: 'utf8',
+      });
+      expect(built.stderr).toBe('');
+      const manifests = parseAllDocuments(built.stdout).map((d) => d.toJS() as Manifest);
+      for (const manifest of manifests) {
+        const Model = await modelOf(manifest);
+        expect(() => new Model(manifest).validate()).not.toThrow();
+      }
+      const text = built.stdout;
+      expect(text).not.toContain('111122223333');
+      expect(text).not.toContain('eu-west-1');
+      expect(text).toContain(
+        'image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/ses-worker:0.1.0',
+      );
+      expect(text).toContain('JOB_KEEP_COMPLETED_SECONDS'); // merged into, not replaced
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  },
+);
 
 describe.each(LAYOUTS)('$layout', ({ directory, manifests }) => {
   const deployments = ofKind<IDeployment>(manifests, 'Deployment');
