@@ -26,7 +26,12 @@ module.exports = {
       // The AWS CDK construct's synthesised template and the Kubernetes manifests: offline.
       displayName: 'deploy',
       testMatch: ['<rootDir>/test/deploy/**/*.test.ts'],
-      transform,
+      // The Kubernetes schema models are ES modules only: resolved and compiled to CommonJS here.
+      transform: { ...transform, '^.+\\.js$': transform['^.+\\.ts$'] },
+      transformIgnorePatterns: [
+        '/node_modules/(?!(kubernetes-models|@kubernetes-models|is-cidr|cidr-regex)/)',
+      ],
+      resolver: '<rootDir>/test/support/esm-only-resolver.js',
       testEnvironment: 'node',
     },
     {

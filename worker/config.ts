@@ -356,6 +356,8 @@ export interface WorkerConfig {
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_EMULATOR_PORT = 4566;
+/** SHUTDOWN_TIMEOUT_MS's default: a container's grace period must exceed it (deploy/kubernetes). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 
 /** Reads the variables `EnvCodec` names; an empty value is unset. */
 function relevantEnv(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -438,7 +440,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     logLevel: e.LOG_LEVEL ?? 'info',
     metricsMaxConfigurationSets: e.METRICS_MAX_CONFIGURATION_SETS ?? 100,
     metricsDedupeSeconds: e.METRICS_DEDUPE_SECONDS ?? 3600,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25_000,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     forwarding: forwarding.right,
     suppression: {
       policy: {
