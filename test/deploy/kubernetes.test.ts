@@ -55,6 +55,9 @@ import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/mon
 import { startHttpServer, type HttpServer } from '../../adapters/http/server';
 import { makeMetrics } from '../../adapters/metrics/registry';
 import { makeSesSyncMetrics } from '../../adapters/metrics/sesSync';
+import { JOB_STATES, SQS_QUEUE_ROLES } from '../../adapters/metrics/queueGauges';
+import { QUEUE_NAMES } from '../../domain/jobs';
+import { SES_SYNC_QUEUE } from '../../worker/sesSync';
 import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   EnvCodec,
@@ -145,18 +148,12 @@ makeSesSyncMetrics(registry, {
 });
 
 /**
- * Gauges another helper is adding to /metrics in issue 20: SQS queue depths and BullMQ job
- * counts, read from SQS and Redis. Until adapters/metrics/registry.ts has them on this branch,
- * the alerts and the split's process scaler may use them under these names, labels and values;
- * once the registry has a name, the registry decides (the lead then switches to it and drops
- * this list).
+ * The label values the queue gauges take, from the code that sets them: the rules may only
+ * select values the worker can report.
  */
-const GAUGES_FROM_THE_QUEUE_DEPTH_HELPER: Record<string, Record<string, readonly string[]>> = {
-  ses_worker_sqs_queue_messages: { queue: ['source', 'dlq'], state: ['visible', 'in_flight'] },
-  ses_worker_jobs: {
-    queue: ['suppression', 'inbound', 'metrics', 'ses-sync'],
-    state: ['waiting', 'active', 'delayed', 'failed'],
-  },
+const GAUGE_LABEL_VALUES: Record<string, Record<string, readonly string[]>> = {
+  ses_worker_sqs_queue_messages: { queue: SQS_QUEUE_ROLES, state: ['visible', 'in_flight'] },
+  ses_worker_jobs: { queue: [...QUEUE_NAMES, SES_SYNC_QUEUE], state: JOB_STATES },
 };
 
 /** Labels Prometheus Operator gives every series scraped through a ServiceMonitor. */
@@ -165,7 +162,7 @@ const HISTOGRAM_SERIES = /_(bucket|sum|count)$/;
 
 interface KnownMetric {
   readonly labels: readonly string[];
-  /** Allowed values per label, where known (the helper's gauges). */
+  /** Allowed values per label, where known (the queue gauges). */
   readonly values?: Record<string, readonly string[]>;
 }
 
@@ -177,13 +174,10 @@ function knownMetric(series: string): KnownMetric | null {
     if (metric !== undefined) {
       const labels = [...(metric.labelNames ?? []), ...TARGET_LABELS];
       if (name !== series && series.endsWith('_bucket')) labels.push('le');
-      return { labels };
+      return { labels, values: GAUGE_LABEL_VALUES[name] };
     }
   }
-  const pending = GAUGES_FROM_THE_QUEUE_DEPTH_HELPER[series];
-  return pending === undefined
-    ? null
-    : { labels: [...Object.keys(pending), ...TARGET_LABELS], values: pending };
+  return null;
 }
 
 interface Selector {
