@@ -18,18 +18,11 @@ import type {
   Subscription,
 } from './ses/sending';
 import type { SnsMessageAttribute } from './sns';
+import { SES_EVENT_TYPES } from './sesTopology';
 
+/** A configuration set's ten event types, then inbound mail and the setup and SNS messages. */
 export const DOMAIN_EVENT_KINDS = [
-  'send',
-  'reject',
-  'bounce',
-  'complaint',
-  'delivery',
-  'open',
-  'click',
-  'renderingFailure',
-  'deliveryDelay',
-  'subscription',
+  ...SES_EVENT_TYPES,
   'received',
   'sesSubscriptionTest',
   'sesEventDestinationTest',

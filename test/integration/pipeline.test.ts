@@ -7,8 +7,6 @@
  * over and the worker goes on, losing nothing, without the killed node coming back.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { SNSClient } from '@aws-sdk/client-sns';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import calculateSlot from 'cluster-key-slot';
 import { isCluster, type RedisClient } from '../../adapters/redis/connection';
 import { makeSuppressionStore } from '../../adapters/redis/suppressionStore';
@@ -33,27 +31,22 @@ import { fixtureNames, fixtureText } from '../support/fixtures';
 import { distinctEvents, expectedJobIds, syntheticNotifications } from '../support/notifications';
 import { queueWork, sameWork } from '../support/queueWork';
 import { REDIS_MODES, useRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
-import { sdkClientConfig, startEmulator, type EmulatorServer } from '../support/servers';
-import { clientsFor, drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
+import { sdkClientConfig } from '../support/servers';
+import {
+  drainVisible,
+  publishAll,
+  queueDepth,
+  sendAll,
+  useEmulator,
+  type EmulatorUnderTest,
+} from '../support/sqs';
 
 /** The emulator, shared by both kinds of Redis; the Redis under test, and a client on it. */
-const servers = {} as {
-  emulator: EmulatorServer;
-  sqs: SQSClient;
-  sns: SNSClient;
+const servers = useEmulator() as EmulatorUnderTest & {
   under: RedisUnderTest;
   /** For assertions: the worker under test has its own connections. */
   redis: RedisClient;
 };
-beforeAll(async () => {
-  servers.emulator = await startEmulator();
-  Object.assign(servers, clientsFor(servers.emulator));
-});
-afterAll(async () => {
-  servers.sqs?.destroy();
-  servers.sns?.destroy();
-  await servers.emulator?.stop();
-});
 /** Silent but for a shutdown that waits (`stopping: still waiting for …`): says on what. */
 const shutdownWaits = pino(
   { level: 'warn' },

@@ -9,7 +9,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { SNSClient } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Worker, type Queue } from 'bullmq';
 import pino, { type Logger } from 'pino';
@@ -26,20 +25,11 @@ import { wireQueueGauges, type QueueGaugeTiming } from '../../worker/queueGauges
 import { SES_SYNC_QUEUE } from '../../worker/sesSync';
 import { eventually } from '../support/await';
 import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
-import { freePort, sdkClientConfig, startEmulator, type EmulatorServer } from '../support/servers';
-import { clientsFor, queueDepth, sendAll } from '../support/sqs';
+import { freePort, sdkClientConfig } from '../support/servers';
+import { queueDepth, sendAll, useEmulator } from '../support/sqs';
 
 /** The emulator, shared by both kinds of Redis. */
-const servers = {} as { emulator: EmulatorServer; sqs: SQSClient; sns: SNSClient };
-beforeAll(async () => {
-  servers.emulator = await startEmulator();
-  Object.assign(servers, clientsFor(servers.emulator));
-});
-afterAll(async () => {
-  servers.sqs?.destroy();
-  servers.sns?.destroy();
-  await servers.emulator?.stop();
-});
+const servers = useEmulator();
 
 const SILENT = pino({ level: 'silent' });
 const ALL_QUEUES = [...QUEUE_NAMES, SES_SYNC_QUEUE];
