@@ -32,14 +32,8 @@ import { distinctEvents, expectedJobIds, syntheticNotifications } from '../suppo
 import { queueWork, sameWork } from '../support/queueWork';
 import { REDIS_MODES, useRedisUnderTest, type RedisUnderTest } from '../support/redisModes';
 import { sdkClientConfig } from '../support/servers';
-import {
-  drainVisible,
-  publishAll,
-  queueDepth,
-  sendAll,
-  useEmulator,
-  type EmulatorUnderTest,
-} from '../support/sqs';
+import { drainVisible, publishAll, queueDepth, sendAll } from '../support/sqs';
+import { useEmulator, type EmulatorUnderTest } from '../support/emulatorUnderTest';
 
 /** The emulator, shared by both kinds of Redis; the Redis under test, and a client on it. */
 const servers = useEmulator() as EmulatorUnderTest & {

@@ -26,7 +26,8 @@ import { SES_SYNC_QUEUE } from '../../worker/sesSync';
 import { eventually } from '../support/await';
 import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
 import { freePort, sdkClientConfig } from '../support/servers';
-import { queueDepth, sendAll, useEmulator } from '../support/sqs';
+import { queueDepth, sendAll } from '../support/sqs';
+import { useEmulator } from '../support/emulatorUnderTest';
 
 /** The emulator, shared by both kinds of Redis. */
 const servers = useEmulator();

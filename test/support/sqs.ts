@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { makeSqsClient } from '../../adapters/sqs/client';
 import type { EmulatorServer } from './servers';
-import { sdkClientConfig, startEmulator } from './servers';
+import { sdkClientConfig } from './servers';
 
 export function clientsFor(emulator: EmulatorServer): { sqs: SQSClient; sns: SNSClient } {
   const config = sdkClientConfig(emulator);
@@ -21,30 +21,6 @@ export function clientsFor(emulator: EmulatorServer): { sqs: SQSClient; sns: SNS
     }),
     sns: new SNSClient(config),
   };
-}
-
-export interface EmulatorUnderTest {
-  emulator: EmulatorServer;
-  sqs: SQSClient;
-  sns: SNSClient;
-}
-
-/**
- * An emulator and SDK clients on it for the whole test file: started before its tests, stopped
- * after them. The object is filled in by `beforeAll`; read it inside tests and hooks.
- */
-export function useEmulator(): EmulatorUnderTest {
-  const servers = {} as EmulatorUnderTest;
-  beforeAll(async () => {
-    servers.emulator = await startEmulator();
-    Object.assign(servers, clientsFor(servers.emulator));
-  });
-  afterAll(async () => {
-    servers.sqs?.destroy();
-    servers.sns?.destroy();
-    await servers.emulator?.stop();
-  });
-  return servers;
 }
 
 /** Publishes through the topic, ten per call (SNS's batch limit). */
