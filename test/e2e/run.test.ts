@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { deleteMatching } from '../../adapters/redis/connection';
 import { REDIS_MODES, useRedisUnderTest } from '../support/redisModes';
 import { startRedis, type RedisServer } from '../support/servers';
-import { CLI, spawnWorker, type WorkerProcess } from '../support/workerProcess';
+import { CLI, spawnWorker, stopWorker, type WorkerProcess } from '../support/workerProcess';
 
 let redisServer: RedisServer;
 const children: WorkerProcess[] = [];
@@ -17,10 +17,7 @@ beforeAll(async () => {
   redisServer = await startRedis();
 });
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.child.exitCode === null) child.child.kill('SIGKILL');
-    await child.exited;
-  }
+  for (const child of children.splice(0)) await stopWorker(child);
 });
 afterAll(() => redisServer?.stop());
 

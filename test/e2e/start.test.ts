@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { eventually } from '../support/await';
 import { freePort, startRedis, type RedisServer } from '../support/servers';
-import { CLI, spawnWorker, type WorkerProcess } from '../support/workerProcess';
+import { CLI, spawnWorker, stopWorker, type WorkerProcess } from '../support/workerProcess';
 
 let redisServer: RedisServer;
 const children: WorkerProcess[] = [];
@@ -27,10 +27,7 @@ beforeAll(async () => {
   redisServer = await startRedis();
 });
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.child.exitCode === null) child.child.kill('SIGKILL');
-    await child.exited;
-  }
+  for (const child of children.splice(0)) await stopWorker(child);
   for (const listener of listeners.splice(0))
     await new Promise((resolve) => listener.close(resolve));
 });

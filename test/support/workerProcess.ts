@@ -103,6 +103,18 @@ export function spawnWorker(
   };
 }
 
+/**
+ * Ends a test's worker as an operator would: SIGTERM, so it cleans up after itself (`run
+ * --embedded` removes its sample file), then SIGKILL if it has not exited within `graceMs`.
+ */
+export async function stopWorker(worker: WorkerProcess, graceMs = 10_000): Promise<void> {
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  worker.child.kill('SIGTERM');
+  const timer = setTimeout(() => worker.child.kill('SIGKILL'), graceMs);
+  await worker.exited;
+  clearTimeout(timer);
+}
+
 /** Reads a counter's total off a worker's /metrics page. */
 export async function scrapeCounter(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
