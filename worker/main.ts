@@ -50,6 +50,7 @@ import {
   type SuppressionBatchJob,
   type SuppressionJob,
 } from '../domain/jobs';
+import { withTimeout } from '../adapters/withTimeout';
 import { loggableError } from '../domain/redact';
 import { redactJobId } from '../domain/routing';
 import type { WorkerConfig } from './config';
@@ -597,14 +598,6 @@ function makeReadiness(deps: {
     deps.metrics.ready.set(ready ? 1 : 0);
     return { ready, checks };
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Awaits one step of the shutdown, saying every few seconds that it still waits, and on what. */

@@ -5,6 +5,7 @@
  * on failure the last good reading stays. `current()` never rejects: a broken source must not
  * break `/metrics`.
  */
+import { withTimeout } from '../withTimeout';
 
 export interface Reading<T> {
   readonly value: T;
@@ -40,7 +41,7 @@ export function cachedReading<T>(
 
   const attempt = async () => {
     try {
-      const reading = await withinMs(read(), options.timeoutMs);
+      const reading = await withTimeout(read(), options.timeoutMs);
       // A reading shared by another replica may be older than the one in hand.
       if (last === null || reading.at >= last.at) last = reading;
       if (failing) {
@@ -68,14 +69,4 @@ export function cachedReading<T>(
       return last;
     },
   };
-}
-
-function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  // The read goes on without us: keep its eventual rejection from being unhandled.
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
